@@ -1,0 +1,53 @@
+/* The one matrix-product entry point of clcdd.
+ *
+ * C = alpha * op(A) * op(B) + beta * C, row-major, op(X) = X or X^T.
+ * op(A) is m x k, op(B) is k x n, C is m x n. Offsets and leading dimensions are in elements.
+ * Every matrix product in clcdd goes through here; the backend (CLBlast or clcdd's own kernels)
+ * is chosen per device and shape class behind this call, so callers never change. */
+#ifndef CLCDD_GEMM_H
+#define CLCDD_GEMM_H
+
+#include "clcdd/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum clcdd_trans { CLCDD_NO_TRANS = 0, CLCDD_TRANS = 1 } clcdd_trans;
+
+typedef struct clcdd_matrix {
+    cl_mem buf;
+    size_t offset; /* elements */
+    size_t ld;     /* leading dimension (row stride) in elements */
+} clcdd_matrix;
+
+CLCDD_API clcdd_status clcdd_gemm(clcdd_ctx *ctx, clcdd_trans ta, clcdd_trans tb, size_t m,
+                                  size_t n, size_t k, float alpha, clcdd_matrix a, clcdd_matrix b,
+                                  float beta, clcdd_matrix c);
+
+/* `batch` independent products; matrix i starts stride_x elements after matrix i-1. */
+CLCDD_API clcdd_status clcdd_gemm_strided_batched(clcdd_ctx *ctx, clcdd_trans ta, clcdd_trans tb,
+                                                  size_t m, size_t n, size_t k, float alpha,
+                                                  clcdd_matrix a, size_t stride_a, clcdd_matrix b,
+                                                  size_t stride_b, float beta, clcdd_matrix c,
+                                                  size_t stride_c, size_t batch);
+
+typedef enum clcdd_gemm_backend {
+    CLCDD_GEMM_AUTO = 0,    /* what the device's self-check and tuning record chose */
+    CLCDD_GEMM_CLBLAST = 1,
+    CLCDD_GEMM_OWN = 2,     /* clcdd's own kernels */
+    CLCDD_GEMM_REFERENCE = 3 /* the simple reference kernel (for checks; slow) */
+} clcdd_gemm_backend;
+
+/* Force a backend for this context (tests, benchmarks, `clcdd doctor`). */
+CLCDD_API void clcdd_gemm_force_backend(clcdd_ctx *ctx, clcdd_gemm_backend backend);
+
+/* Run the GEMM self-check now (normally done on first use): compares CLBlast with the reference
+ * kernel on small problems; on disagreement the context falls back to the own kernels and a
+ * warning is logged. *clblast_ok tells which happened. */
+CLCDD_API clcdd_status clcdd_gemm_self_check(clcdd_ctx *ctx, int *clblast_ok);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
