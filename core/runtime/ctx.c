@@ -1,0 +1,96 @@
+/* Context: one device, its OpenCL context and in-order queue, program/kernel tables. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx_internal.h"
+
+static void pick_cache_dir(const clcdd_ctx_options *opts, char *out, size_t cap) {
+    out[0] = '\0';
+    const char *env = getenv("CLCDD_KERNEL_CACHE");
+    if ((opts && opts->no_kernel_cache) || (env && strcmp(env, "0") == 0)) return;
+    if (opts && opts->cache_dir && *opts->cache_dir) {
+        snprintf(out, cap, "%s", opts->cache_dir);
+        return;
+    }
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    if (xdg && *xdg)
+        snprintf(out, cap, "%s/clcdd", xdg);
+    else if (home && *home)
+        snprintf(out, cap, "%s/.cache/clcdd", home);
+}
+
+clcdd_status clcdd_ctx_create(const clcdd_ctx_options *opts, clcdd_ctx **out) {
+    *out = NULL;
+    clcdd_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "context");
+    clcdd_status st = clcdd_select_device(opts ? opts->device : NULL, &ctx->dev);
+    if (st != CLCDD_OK) {
+        free(ctx);
+        return st;
+    }
+    cl_int err = CL_SUCCESS;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->dev.platform,
+                                     0};
+    ctx->context = clCreateContext(props, 1, &ctx->dev.device, NULL, NULL, &err);
+    if (err != CL_SUCCESS) {
+        st = clcdd_cl_fail(err, "creating an OpenCL context on %s", ctx->dev.name);
+        free(ctx);
+        return st;
+    }
+    cl_command_queue_properties qp = (opts && opts->enable_profiling) ? CL_QUEUE_PROFILING_ENABLE : 0;
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+    /* clCreateCommandQueue is the OpenCL 1.2 entry point; 2.0+ devices still accept it. */
+    ctx->queue = clCreateCommandQueue(ctx->context, ctx->dev.device, qp, &err);
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+    if (err != CL_SUCCESS) {
+        clReleaseContext(ctx->context);
+        st = clcdd_cl_fail(err, "creating a command queue on %s", ctx->dev.name);
+        free(ctx);
+        return st;
+    }
+    pick_cache_dir(opts, ctx->cache_dir, sizeof ctx->cache_dir);
+    ctx->wg_1d = ctx->dev.max_work_group_size >= 64 ? 64 : ctx->dev.max_work_group_size;
+    size_t r = 256;
+    while (r > ctx->dev.max_work_group_size) r /= 2;
+    ctx->wg_reduce = r;
+    *out = ctx;
+    return CLCDD_OK;
+}
+
+void clcdd_ctx_destroy(clcdd_ctx *ctx) {
+    if (!ctx) return;
+    if (ctx->queue) clFinish(ctx->queue);
+    clcdd_gemm_state_free(ctx);
+    for (size_t i = 0; i < ctx->n_kernels; i++) {
+        clReleaseKernel(ctx->kernels[i].kernel);
+        free(ctx->kernels[i].name);
+    }
+    free(ctx->kernels);
+    for (size_t i = 0; i < ctx->n_programs; i++) {
+        clReleaseProgram(ctx->programs[i].program);
+        free(ctx->programs[i].file);
+        free(ctx->programs[i].options);
+    }
+    free(ctx->programs);
+    if (ctx->queue) clReleaseCommandQueue(ctx->queue);
+    if (ctx->context) clReleaseContext(ctx->context);
+    free(ctx);
+}
+
+const clcdd_device_info *clcdd_ctx_device(const clcdd_ctx *ctx) { return &ctx->dev; }
+cl_context clcdd_ctx_cl_context(const clcdd_ctx *ctx) { return ctx->context; }
+cl_command_queue clcdd_ctx_queue(const clcdd_ctx *ctx) { return ctx->queue; }
+
+clcdd_status clcdd_ctx_finish(clcdd_ctx *ctx) {
+    CL_TRY(clFinish(ctx->queue), "waiting for the queue on %s", ctx->dev.name);
+    return CLCDD_OK;
+}
+
+void clcdd_ctx_cache_stats(const clcdd_ctx *ctx, clcdd_cache_stats *out) { *out = ctx->stats; }
