@@ -1,11 +1,53 @@
+/* clcdd: git-style dispatcher. `clcdd <command> [args]`; `clcdd <command> --help` for each. */
 #include <stdio.h>
 #include <string.h>
+
 #include "clcdd/status.h"
+#include "commands.h"
+#include "common.h"
+
+typedef struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"devices", clcdd_cmd_devices, "list OpenCL devices and their capabilities"},
+    {"doctor", clcdd_cmd_doctor, "check that clcdd works on a device (kernels, GEMM, ops)"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: clcdd [--version] [--help] <command> [<args>]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n`clcdd <command> --help` describes each command. Exit codes: 0 success, 1 failure,\n"
+               "2 usage error, 3 no OpenCL device, 4 a check failed.\n");
+}
+
+static void log_to_stderr(clcdd_log_level level, const char *msg, void *user) {
+    (void)user;
+    static const char *names[] = {"debug", "info", "warning", "error"};
+    fprintf(stderr, "clcdd: %s: %s\n", names[level & 3], msg);
+}
+
 int main(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("clcdd %s\n", clcdd_version());
-        return 0;
+    clcdd_set_log_callback(log_to_stderr, NULL, CLCDD_LOG_WARN);
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
     }
-    fprintf(stderr, "usage: clcdd --version\n");
-    return 2;
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("clcdd %s\n", clcdd_version());
+        return EXIT_OK;
+    }
+    if (cli_is_help(argv[1]) || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "clcdd: '%s' is not a clcdd command.\n\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
 }

@@ -208,6 +208,26 @@ static clcdd_gemm_backend choose_backend(clcdd_ctx *ctx, clcdd_gemm_state *g,
     return clcdd_gemm_own_choose(ctx, g, a);
 }
 
+const char *clcdd_gemm_backend_name(clcdd_gemm_backend backend) {
+    switch (backend) {
+    case CLCDD_GEMM_AUTO: return "auto";
+    case CLCDD_GEMM_CLBLAST: return "clblast";
+    case CLCDD_GEMM_OWN: return "own";
+    case CLCDD_GEMM_REFERENCE: return "reference";
+    }
+    return "?";
+}
+
+clcdd_gemm_backend clcdd_gemm_default_backend(clcdd_ctx *ctx) {
+    clcdd_gemm_state *g = NULL;
+    if (state(ctx, &g) != CLCDD_OK) return CLCDD_GEMM_OWN;
+    clcdd_gemm_args a = {.m = 512, .n = 512, .k = 512, .batch = 1};
+    if (!g->checked && choose_backend(ctx, g, &a) == CLCDD_GEMM_CLBLAST &&
+        clcdd_gemm_self_check(ctx, NULL) != CLCDD_OK)
+        return CLCDD_GEMM_OWN;
+    return choose_backend(ctx, g, &a);
+}
+
 static clcdd_status run(clcdd_ctx *ctx, clcdd_gemm_args *a) {
     if (a->m == 0 || a->n == 0 || a->batch == 0) return CLCDD_OK;
     TRY(check_matrix("A", a->a, a->ta ? a->k : a->m, a->ta ? a->m : a->k, a->stride_a, a->batch));
@@ -215,7 +235,9 @@ static clcdd_status run(clcdd_ctx *ctx, clcdd_gemm_args *a) {
     TRY(check_matrix("C", a->c, a->m, a->n, a->stride_c, a->batch));
     clcdd_gemm_state *g = NULL;
     TRY(state(ctx, &g));
-    if (!g->checked && g->forced == CLCDD_GEMM_AUTO) TRY(clcdd_gemm_self_check(ctx, NULL));
+    /* CLBlast is checked (which costs its kernel compilation) only when it would be used. */
+    if (!g->checked && choose_backend(ctx, g, a) == CLCDD_GEMM_CLBLAST)
+        TRY(clcdd_gemm_self_check(ctx, NULL));
     if (a->k == 0) {
         /* C = beta * C: the reference kernel handles it without reading A or B. */
         return clcdd_gemm_reference(ctx, a);

@@ -42,6 +42,10 @@ typedef enum clcdd_gemm_backend {
 /* Force a backend for this context (tests, benchmarks, `clcdd doctor`). */
 CLCDD_API void clcdd_gemm_force_backend(clcdd_ctx *ctx, clcdd_gemm_backend backend);
 
+/* The backend the dispatcher uses for ordinary shapes on this context ("clblast", "own", ...). */
+CLCDD_API clcdd_gemm_backend clcdd_gemm_default_backend(clcdd_ctx *ctx);
+CLCDD_API const char *clcdd_gemm_backend_name(clcdd_gemm_backend backend);
+
 /* Run the GEMM self-check now (normally done on first use): compares CLBlast with the reference
  * kernel on small problems; on disagreement the context falls back to the own kernels and a
  * warning is logged. *clblast_ok tells which happened. */

@@ -1,0 +1,8 @@
+/* Every subcommand: int clcdd_cmd_<name>(argc, argv) with argv[0] = the subcommand's name. */
+#ifndef CLCDD_CLI_COMMANDS_H
+#define CLCDD_CLI_COMMANDS_H
+
+int clcdd_cmd_devices(int argc, char **argv);
+int clcdd_cmd_doctor(int argc, char **argv);
+
+#endif
