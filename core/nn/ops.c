@@ -1,0 +1,226 @@
+#include "nn/ops.h"
+
+#include "runtime/ctx_internal.h"
+
+/* Element offset of a tensor of element size es (tensors are created aligned). */
+static cl_ulong eoff(const clcdd_tensor *t) { return t->offset / clcdd_dtype_size(t->dtype); }
+
+static clcdd_status need(const clcdd_tensor *t, clcdd_dtype dt, size_t numel, const char *op,
+                         const char *name) {
+    if (!t || !t->buf)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "%s: %s is missing", op, name);
+    if (t->dtype != dt)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "%s: %s is %s, expected %s", op, name,
+                          clcdd_dtype_name(t->dtype), clcdd_dtype_name(dt));
+    if ((size_t)clcdd_tensor_numel(t) < numel)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "%s: %s has %lld elements, needs %zu", op,
+                          name, (long long)clcdd_tensor_numel(t), numel);
+    return CLCDD_OK;
+}
+
+/* Work-group size for a row reduction over `len` elements: a power of two, at most the
+ * context's reduction size; a function of len and the device only (determinism). */
+static size_t row_wg(const clcdd_ctx *ctx, size_t len) {
+    size_t w = 1;
+    while (w < len && w < ctx->wg_reduce) w *= 2;
+    return w;
+}
+
+static clcdd_status launch_rows(clcdd_ctx *ctx, cl_kernel k, size_t rows, size_t wg,
+                                const char *what) {
+    if (rows == 0) return CLCDD_OK;
+    size_t global = rows * wg;
+    CL_TRY(clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &wg, 0, NULL, NULL),
+           "launching %s over %zu rows on %s", what, rows, ctx->dev.name);
+    return CLCDD_OK;
+}
+
+clcdd_status clcdd_rmsnorm_forward(clcdd_ctx *ctx, clcdd_tensor *y, clcdd_tensor *rstd,
+                                   const clcdd_tensor *x, const clcdd_tensor *w, size_t rows,
+                                   size_t d, float eps) {
+    TRY(need(y, CLCDD_F32, rows * d, "rmsnorm", "y"));
+    TRY(need(rstd, CLCDD_F32, rows, "rmsnorm", "rstd"));
+    TRY(need(x, CLCDD_F32, rows * d, "rmsnorm", "x"));
+    TRY(need(w, CLCDD_F32, d, "rmsnorm", "w"));
+    if (rstd->offset) return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "rmsnorm: rstd must not be a view");
+    cl_kernel k;
+    TRY(clcdd_ctx_kernel(ctx, "rmsnorm", "", "rmsnorm_fwd", &k));
+    size_t wg = row_wg(ctx, d);
+    cl_ulong yo = eoff(y), xo = eoff(x), wo = eoff(w);
+    cl_uint ud = (cl_uint)d;
+    int i = 0;
+    KARG(k, i++, y->buf); KARG(k, i++, yo); KARG(k, i++, rstd->buf);
+    KARG(k, i++, x->buf); KARG(k, i++, xo); KARG(k, i++, w->buf); KARG(k, i++, wo);
+    KARG(k, i++, ud); KARG(k, i++, eps);
+    CL_TRY(clSetKernelArg(k, i, wg * sizeof(float), NULL), "rmsnorm scratch");
+    return launch_rows(ctx, k, rows, wg, "rmsnorm_fwd");
+}
+
+clcdd_status clcdd_rmsnorm_backward(clcdd_ctx *ctx, clcdd_tensor *dx, int accumulate,
+                                    clcdd_tensor *dw, const clcdd_tensor *dy,
+                                    const clcdd_tensor *x, const clcdd_tensor *w,
+                                    const clcdd_tensor *rstd, size_t rows, size_t d) {
+    TRY(need(dx, CLCDD_F32, rows * d, "rmsnorm backward", "dx"));
+    TRY(need(dy, CLCDD_F32, rows * d, "rmsnorm backward", "dy"));
+    TRY(need(x, CLCDD_F32, rows * d, "rmsnorm backward", "x"));
+    TRY(need(w, CLCDD_F32, d, "rmsnorm backward", "w"));
+    TRY(need(rstd, CLCDD_F32, rows, "rmsnorm backward", "rstd"));
+    if (rstd->offset)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "rmsnorm backward: rstd must not be a view");
+    cl_ulong dxo = eoff(dx), dyo = eoff(dy), xo = eoff(x), wo = eoff(w);
+    cl_uint ud = (cl_uint)d, ur = (cl_uint)rows;
+    cl_int acc = accumulate ? 1 : 0;
+    if (dw) {
+        TRY(need(dw, CLCDD_F32, d, "rmsnorm backward", "dw"));
+        cl_kernel kw;
+        TRY(clcdd_ctx_kernel(ctx, "rmsnorm", "", "rmsnorm_bwd_w", &kw));
+        cl_ulong dwo = eoff(dw);
+        int i = 0;
+        KARG(kw, i++, dw->buf); KARG(kw, i++, dwo); KARG(kw, i++, dy->buf); KARG(kw, i++, dyo);
+        KARG(kw, i++, x->buf); KARG(kw, i++, xo); KARG(kw, i++, rstd->buf);
+        KARG(kw, i++, ur); KARG(kw, i++, ud);
+        TRY(clcdd_launch_1d(ctx, kw, d, "rmsnorm_bwd_w"));
+    }
+    cl_kernel k;
+    TRY(clcdd_ctx_kernel(ctx, "rmsnorm", "", "rmsnorm_bwd_x", &k));
+    size_t wg = row_wg(ctx, d);
+    int i = 0;
+    KARG(k, i++, dx->buf); KARG(k, i++, dxo); KARG(k, i++, acc);
+    KARG(k, i++, dy->buf); KARG(k, i++, dyo); KARG(k, i++, x->buf); KARG(k, i++, xo);
+    KARG(k, i++, w->buf); KARG(k, i++, wo); KARG(k, i++, rstd->buf); KARG(k, i++, ud);
+    CL_TRY(clSetKernelArg(k, i, wg * sizeof(float), NULL), "rmsnorm scratch");
+    return launch_rows(ctx, k, rows, wg, "rmsnorm_bwd_x");
+}
+
+static clcdd_status heads(clcdd_ctx *ctx, const char *kname, clcdd_tensor *out,
+                          const clcdd_tensor *in, const clcdd_tensor *pos,
+                          const clcdd_tensor *inv_freq, size_t B, size_t T, size_t H, size_t hd,
+                          clcdd_rope_mode mode, float sign, int with_sign) {
+    size_t n = B * T * H * hd;
+    if (hd % 2)
+        return clcdd_fail(CLCDD_ERR_UNSUPPORTED, "%s: head dim %zu is odd", kname, hd);
+    TRY(need(out, CLCDD_F32, n, kname, "out"));
+    TRY(need(in, CLCDD_F32, n, kname, "in"));
+    TRY(need(pos, CLCDD_I32, B * T, kname, "positions"));
+    TRY(need(inv_freq, CLCDD_F32, hd / 2, kname, "inv_freq"));
+    if (pos->offset || inv_freq->offset)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "%s: positions/inv_freq must not be views", kname);
+    cl_kernel k;
+    TRY(clcdd_ctx_kernel(ctx, "rope", "", kname, &k));
+    cl_ulong oo = eoff(out), io = eoff(in);
+    cl_uint uT = (cl_uint)T, uH = (cl_uint)H, uhd = (cl_uint)hd;
+    cl_int m = (cl_int)mode;
+    int i = 0;
+    KARG(k, i++, out->buf); KARG(k, i++, oo); KARG(k, i++, in->buf); KARG(k, i++, io);
+    KARG(k, i++, pos->buf); KARG(k, i++, inv_freq->buf);
+    KARG(k, i++, uT); KARG(k, i++, uH); KARG(k, i++, uhd); KARG(k, i++, m);
+    if (with_sign) KARG(k, i++, sign);
+    size_t global[3] = {hd / 2, H, B * T};
+    if (n == 0) return CLCDD_OK;
+    CL_TRY(clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, NULL, 0, NULL, NULL),
+           "launching %s on %s", kname, ctx->dev.name);
+    return CLCDD_OK;
+}
+
+clcdd_status clcdd_split_heads_rope(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *in,
+                                    const clcdd_tensor *pos, const clcdd_tensor *inv_freq,
+                                    size_t B, size_t T, size_t H, size_t hd, clcdd_rope_mode mode) {
+    return heads(ctx, "split_heads_rope", out, in, pos, inv_freq, B, T, H, hd, mode, 1.0f, 0);
+}
+
+clcdd_status clcdd_merge_heads_rope(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *in,
+                                    const clcdd_tensor *pos, const clcdd_tensor *inv_freq,
+                                    size_t B, size_t T, size_t H, size_t hd, clcdd_rope_mode mode,
+                                    float sign) {
+    return heads(ctx, "merge_heads_rope", out, in, pos, inv_freq, B, T, H, hd, mode, sign, 1);
+}
+
+clcdd_status clcdd_softmax_forward(clcdd_ctx *ctx, clcdd_tensor *S, size_t B, size_t H,
+                                   size_t Tq, size_t Tk, size_t q_off, size_t window,
+                                   const clcdd_tensor *key_len, float scale) {
+    TRY(need(S, CLCDD_F32, B * H * Tq * Tk, "softmax", "scores"));
+    TRY(need(key_len, CLCDD_I32, B, "softmax", "key lengths"));
+    if (key_len->offset)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "softmax: key lengths must not be a view");
+    cl_kernel k;
+    TRY(clcdd_ctx_kernel(ctx, "attention", "", "softmax_fwd", &k));
+    size_t wg = row_wg(ctx, Tk);
+    cl_ulong so = eoff(S);
+    cl_uint uH = (cl_uint)H, uTq = (cl_uint)Tq, uTk = (cl_uint)Tk, uq = (cl_uint)q_off,
+            uw = (cl_uint)window;
+    int i = 0;
+    KARG(k, i++, S->buf); KARG(k, i++, so); KARG(k, i++, uH); KARG(k, i++, uTq);
+    KARG(k, i++, uTk); KARG(k, i++, uq); KARG(k, i++, uw); KARG(k, i++, key_len->buf);
+    KARG(k, i++, scale);
+    CL_TRY(clSetKernelArg(k, i, wg * sizeof(float), NULL), "softmax scratch");
+    return launch_rows(ctx, k, B * H * Tq, wg, "softmax_fwd");
+}
+
+clcdd_status clcdd_softmax_backward(clcdd_ctx *ctx, clcdd_tensor *dP, const clcdd_tensor *P,
+                                    size_t rows, size_t Tk, float scale) {
+    TRY(need(dP, CLCDD_F32, rows * Tk, "softmax backward", "dP"));
+    TRY(need(P, CLCDD_F32, rows * Tk, "softmax backward", "P"));
+    cl_kernel k;
+    TRY(clcdd_ctx_kernel(ctx, "attention", "", "softmax_bwd", &k));
+    size_t wg = row_wg(ctx, Tk);
+    cl_ulong dpo = eoff(dP), po = eoff(P);
+    cl_uint uTk = (cl_uint)Tk;
+    int i = 0;
+    KARG(k, i++, dP->buf); KARG(k, i++, dpo); KARG(k, i++, P->buf); KARG(k, i++, po);
+    KARG(k, i++, uTk); KARG(k, i++, scale);
+    CL_TRY(clSetKernelArg(k, i, wg * sizeof(float), NULL), "softmax scratch");
+    return launch_rows(ctx, k, rows, wg, "softmax_bwd");
+}
+
+clcdd_status clcdd_swiglu_forward(clcdd_ctx *ctx, clcdd_tensor *h, const clcdd_tensor *g,
+                                  const clcdd_tensor *u, size_t n) {
+    TRY(need(h, CLCDD_F32, n, "swiglu", "h"));
+    TRY(need(g, CLCDD_F32, n, "swiglu", "gate"));
+    TRY(need(u, CLCDD_F32, n, "swiglu", "up"));
+    cl_kernel k;
+    TRY(clcdd_ctx_kernel(ctx, "swiglu", "", "swiglu_fwd", &k));
+    cl_ulong ho = eoff(h), go = eoff(g), uo = eoff(u), un = n;
+    int i = 0;
+    KARG(k, i++, h->buf); KARG(k, i++, ho); KARG(k, i++, g->buf); KARG(k, i++, go);
+    KARG(k, i++, u->buf); KARG(k, i++, uo); KARG(k, i++, un);
+    return clcdd_launch_1d(ctx, k, n, "swiglu_fwd");
+}
+
+clcdd_status clcdd_swiglu_backward(clcdd_ctx *ctx, clcdd_tensor *dg, clcdd_tensor *du,
+                                   const clcdd_tensor *dh, const clcdd_tensor *g,
+                                   const clcdd_tensor *u, size_t n) {
+    TRY(need(dg, CLCDD_F32, n, "swiglu backward", "dgate"));
+    TRY(need(du, CLCDD_F32, n, "swiglu backward", "dup"));
+    TRY(need(dh, CLCDD_F32, n, "swiglu backward", "dh"));
+    TRY(need(g, CLCDD_F32, n, "swiglu backward", "gate"));
+    TRY(need(u, CLCDD_F32, n, "swiglu backward", "up"));
+    cl_kernel k;
+    TRY(clcdd_ctx_kernel(ctx, "swiglu", "", "swiglu_bwd", &k));
+    cl_ulong dgo = eoff(dg), duo = eoff(du), dho = eoff(dh), go = eoff(g), uo = eoff(u), un = n;
+    int i = 0;
+    KARG(k, i++, dg->buf); KARG(k, i++, dgo); KARG(k, i++, du->buf); KARG(k, i++, duo);
+    KARG(k, i++, dh->buf); KARG(k, i++, dho); KARG(k, i++, g->buf); KARG(k, i++, go);
+    KARG(k, i++, u->buf); KARG(k, i++, uo); KARG(k, i++, un);
+    return clcdd_launch_1d(ctx, k, n, "swiglu_bwd");
+}
+
+clcdd_status clcdd_cross_entropy(clcdd_ctx *ctx, clcdd_tensor *logits, clcdd_tensor *loss,
+                                 const clcdd_tensor *target, size_t rows, size_t V,
+                                 float grad_scale, int write_grad) {
+    TRY(need(logits, CLCDD_F32, rows * V, "cross-entropy", "logits"));
+    TRY(need(loss, CLCDD_F32, rows, "cross-entropy", "loss"));
+    TRY(need(target, CLCDD_I32, rows, "cross-entropy", "targets"));
+    if (loss->offset || target->offset)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "cross-entropy: loss/targets must not be views");
+    cl_kernel k;
+    TRY(clcdd_ctx_kernel(ctx, "loss", "", "ce_fwd_bwd", &k));
+    size_t wg = row_wg(ctx, V);
+    cl_ulong lo = eoff(logits);
+    cl_uint uV = (cl_uint)V;
+    cl_int wgr = write_grad ? 1 : 0;
+    int i = 0;
+    KARG(k, i++, logits->buf); KARG(k, i++, lo); KARG(k, i++, loss->buf);
+    KARG(k, i++, target->buf); KARG(k, i++, uV); KARG(k, i++, grad_scale); KARG(k, i++, wgr);
+    CL_TRY(clSetKernelArg(k, i, wg * sizeof(float), NULL), "cross-entropy scratch");
+    return launch_rows(ctx, k, rows, wg, "ce_fwd_bwd");
+}

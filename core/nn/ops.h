@@ -1,0 +1,59 @@
+/* Host wrappers of the decoder's forward/backward kernel pairs (kernels/rmsnorm.cl, rope.cl,
+ * attention.cl, swiglu.cl, loss.cl). Argument order: outputs, inputs, weights, dimensions.
+ * Dimension legend: B batch, T sequence, N = B*T rows, d hidden, H heads, hd head dim, f MLP
+ * width, V vocabulary. All tensors F32 except positions, key lengths and targets (I32).
+ * Functions enqueue and return; backward functions that say "accumulate" add into gradients
+ * (callers zero them before a step). */
+#ifndef CLCDD_NN_OPS_H
+#define CLCDD_NN_OPS_H
+
+#include "clcdd/runtime.h"
+
+/* y (rows, d) = rmsnorm(x) * w; rstd (rows) saved for the backward. */
+clcdd_status clcdd_rmsnorm_forward(clcdd_ctx *ctx, clcdd_tensor *y, clcdd_tensor *rstd,
+                                   const clcdd_tensor *x, const clcdd_tensor *w, size_t rows,
+                                   size_t d, float eps);
+/* dx = (or += when accumulate) d/dx; dw += d/dw unless dw is NULL (frozen weight). */
+clcdd_status clcdd_rmsnorm_backward(clcdd_ctx *ctx, clcdd_tensor *dx, int accumulate,
+                                    clcdd_tensor *dw, const clcdd_tensor *dy,
+                                    const clcdd_tensor *x, const clcdd_tensor *w,
+                                    const clcdd_tensor *rstd, size_t rows, size_t d);
+
+typedef enum clcdd_rope_mode {
+    CLCDD_ROPE_NONE = 0,        /* permute only */
+    CLCDD_ROPE_HALF = 1,        /* HF rotate_half (NEOX) */
+    CLCDD_ROPE_INTERLEAVED = 2  /* Meta original / GGUF llama */
+} clcdd_rope_mode;
+
+/* out (B, H, T, hd) = rotate(in (B, T, H, hd)) at pos (B*T) with inv_freq (hd/2). */
+clcdd_status clcdd_split_heads_rope(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *in,
+                                    const clcdd_tensor *pos, const clcdd_tensor *inv_freq,
+                                    size_t B, size_t T, size_t H, size_t hd, clcdd_rope_mode mode);
+/* out (B, T, H, hd) = rotate_by(sign * angle, in (B, H, T, hd)); sign -1 is split's backward. */
+clcdd_status clcdd_merge_heads_rope(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *in,
+                                    const clcdd_tensor *pos, const clcdd_tensor *inv_freq,
+                                    size_t B, size_t T, size_t H, size_t hd, clcdd_rope_mode mode,
+                                    float sign);
+
+/* In place on S (B, H, Tq, Tk): masked, scaled softmax (see kernels/attention.cl). */
+clcdd_status clcdd_softmax_forward(clcdd_ctx *ctx, clcdd_tensor *S, size_t B, size_t H,
+                                   size_t Tq, size_t Tk, size_t q_off, size_t window,
+                                   const clcdd_tensor *key_len, float scale);
+/* In place on dP (rows, Tk): dS = scale * P * (dP - rowsum(dP * P)). */
+clcdd_status clcdd_softmax_backward(clcdd_ctx *ctx, clcdd_tensor *dP, const clcdd_tensor *P,
+                                    size_t rows, size_t Tk, float scale);
+
+/* h = silu(g) * u over n elements. */
+clcdd_status clcdd_swiglu_forward(clcdd_ctx *ctx, clcdd_tensor *h, const clcdd_tensor *g,
+                                  const clcdd_tensor *u, size_t n);
+clcdd_status clcdd_swiglu_backward(clcdd_ctx *ctx, clcdd_tensor *dg, clcdd_tensor *du,
+                                   const clcdd_tensor *dh, const clcdd_tensor *g,
+                                   const clcdd_tensor *u, size_t n);
+
+/* loss (rows) = per-row cross-entropy of logits (rows, V) against target (rows; < 0 ignored).
+ * With write_grad the logits are overwritten by their gradient times grad_scale. */
+clcdd_status clcdd_cross_entropy(clcdd_ctx *ctx, clcdd_tensor *logits, clcdd_tensor *loss,
+                                 const clcdd_tensor *target, size_t rows, size_t V,
+                                 float grad_scale, int write_grad);
+
+#endif

@@ -1,0 +1,39 @@
+/* Token cross-entropy over logits (rows, V). target[row] < 0: row ignored (loss 0, gradient 0).
+ * loss[row] = logsumexp(logits_row) - logits_row[target].
+ * ce_fwd_bwd also overwrites the logits with their gradient (softmax - onehot) * grad_scale, so
+ * the (rows, V) buffer is not needed twice. One work-group per row, fixed-order reductions. */
+
+#define TREE(op)                                                                              \
+    scratch[l] = acc;                                                                          \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                              \
+    for (size_t s = wg / 2; s > 0; s /= 2) {                                                   \
+        if (l < s) scratch[l] = op(scratch[l], scratch[l + s]);                                \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                          \
+    }
+#define ADD(a, b) ((a) + (b))
+
+__kernel void ce_fwd_bwd(__global float *logits, const ulong l_off, __global float *loss,
+                         __global const int *target, const uint V, const float grad_scale,
+                         const int write_grad, __local float *scratch) {
+    const size_t r = get_group_id(0), l = get_local_id(0), wg = get_local_size(0);
+    __global float *x = logits + l_off + r * V;
+    const int tgt = target[r];
+    float acc = -INFINITY;
+    for (uint v = l; v < V; v += wg) acc = fmax(acc, x[v]);
+    TREE(fmax)
+    const float m = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    acc = 0.0f;
+    for (uint v = l; v < V; v += wg) acc += exp(x[v] - m);
+    TREE(ADD)
+    const float sum = scratch[0];
+    const float lse = m + log(sum);
+    if (l == 0) loss[r] = (tgt >= 0 && (uint)tgt < V) ? lse - x[tgt] : 0.0f;
+    barrier(CLK_GLOBAL_MEM_FENCE);
+    if (!write_grad) return;
+    const float inv = 1.0f / sum;
+    for (uint v = l; v < V; v += wg) {
+        float g = (tgt >= 0 && (uint)tgt < V) ? exp(x[v] - m) * inv - (v == (uint)tgt ? 1.0f : 0.0f) : 0.0f;
+        x[v] = g * grad_scale;
+    }
+}

@@ -1,0 +1,68 @@
+/* Head split/merge fused with rotary position embedding.
+ * Token-major layout: (B, T, H, hd) = the output of a projection, rows = B*T, cols = H*hd.
+ * Head-major layout:  (B, H, T, hd) = what the attention GEMMs take.
+ * mode 0: no rotation (values, attention output); 1: half split (HF "rotate_half", GGUF NEOX);
+ * 2: interleaved pairs (2j, 2j+1) (Meta original, GGUF llama).
+ * angle = pos[b*T + t] * inv_freq[j], j < hd/2. inv_freq (hd/2) already includes RoPE scaling.
+ * split_heads_rope: token-major -> head-major, rotating by +angle (forward of q, k, v).
+ * merge_heads_rope: head-major -> token-major, rotating by sign*angle (sign -1: the backward of
+ * split; mode 0: the forward of the attention output merge). One work-item per (pair j, head,
+ * row). */
+
+inline void rot(float a, float b, float c, float s, float *oa, float *ob) {
+    *oa = a * c - b * s;
+    *ob = b * c + a * s;
+}
+
+inline void pair_index(int mode, uint j, uint hd, uint *i0, uint *i1) {
+    if (mode == 2) {
+        *i0 = 2 * j;
+        *i1 = 2 * j + 1;
+    } else {
+        *i0 = j;
+        *i1 = j + hd / 2;
+    }
+}
+
+__kernel void split_heads_rope(__global float *out, const ulong out_off,
+                               __global const float *in, const ulong in_off,
+                               __global const int *pos, __global const float *inv_freq,
+                               const uint T, const uint H, const uint hd, const int mode) {
+    const uint j = get_global_id(0), h = get_global_id(1), row = get_global_id(2);
+    if (j >= hd / 2 || h >= H) return;
+    const uint b = row / T, t = row % T;
+    uint i0, i1;
+    pair_index(mode, j, hd, &i0, &i1);
+    __global const float *src = in + in_off + ((size_t)row * H + h) * hd;
+    __global float *dst = out + out_off + (((size_t)b * H + h) * T + t) * hd;
+    float a = src[i0], bb = src[i1];
+    if (mode != 0) {
+        float s, c = 0.0f;
+        s = sincos((float)pos[row] * inv_freq[j], &c);
+        rot(a, bb, c, s, &a, &bb);
+    }
+    dst[i0] = a;
+    dst[i1] = bb;
+}
+
+__kernel void merge_heads_rope(__global float *out, const ulong out_off,
+                               __global const float *in, const ulong in_off,
+                               __global const int *pos, __global const float *inv_freq,
+                               const uint T, const uint H, const uint hd, const int mode,
+                               const float sign) {
+    const uint j = get_global_id(0), h = get_global_id(1), row = get_global_id(2);
+    if (j >= hd / 2 || h >= H) return;
+    const uint b = row / T, t = row % T;
+    uint i0, i1;
+    pair_index(mode, j, hd, &i0, &i1);
+    __global const float *src = in + in_off + (((size_t)b * H + h) * T + t) * hd;
+    __global float *dst = out + out_off + ((size_t)row * H + h) * hd;
+    float a = src[i0], bb = src[i1];
+    if (mode != 0) {
+        float s, c = 0.0f;
+        s = sincos((float)pos[row] * inv_freq[j], &c);
+        rot(a, bb, c, sign * s, &a, &bb);
+    }
+    dst[i0] = a;
+    dst[i1] = bb;
+}
