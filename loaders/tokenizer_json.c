@@ -407,7 +407,10 @@ static clcdd_status load_model(clcdd_tokenizer *tok, json_t *root, const char *n
         json_t *c = json_object_get(v, "content");
         if (!json_is_string(c)) return clcdd_fail(CLCDD_ERR_FORMAT, "%s: added_tokens[%zu] has no \"content\"", name, i);
         int special = get_bool(v, "special", 0);
-        st = tk_add_added(tok, (int32_t)json_integer_value(json_object_get(v, "id")), json_string_value(c),
+        /* as the reference's AddedVocabulary: content already in the model vocab keeps the model id */
+        int32_t id = tk_vocab_find(&tok->vocab, json_string_value(c), json_string_length(c));
+        if (id < 0 || !tok->in_model[id]) id = (int32_t)json_integer_value(json_object_get(v, "id"));
+        st = tk_add_added(tok, id, json_string_value(c),
                           json_string_length(c), special, get_bool(v, "lstrip", 0), get_bool(v, "rstrip", 0),
                           get_bool(v, "normalized", !special), get_bool(v, "single_word", 0), name);
         if (st != CLCDD_OK) return st;
