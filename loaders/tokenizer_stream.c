@@ -28,7 +28,7 @@ static clcdd_status emit(clcdd_decode_stream *s, size_t keep, const char **text,
     size_t n = s->pending.n - keep;
     if (!tk_buf_reserve(&s->out, 1) || !tk_utf8_lossy(&s->out, s->pending.p ? s->pending.p : "", n))
         return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
-    memmove(s->pending.p, s->pending.p + n, keep);
+    if (keep) memmove(s->pending.p, s->pending.p + n, keep);
     s->pending.n = keep;
     *text = s->out.p;
     if (len) *len = s->out.n;
