@@ -15,6 +15,7 @@ typedef struct {
 static const command commands[] = {
     {"devices", clcdd_cmd_devices, "list OpenCL devices and their capabilities"},
     {"doctor", clcdd_cmd_doctor, "check that clcdd works on a device (kernels, GEMM, ops)"},
+    {"tokenize", clcdd_cmd_tokenize, "encode text to token ids (or --decode ids) with a tokenizer"},
 };
 
 static void usage(FILE *f) {
