@@ -28,7 +28,7 @@ check no-args 2 'usage' -- "$clcdd"
 check unknown-command 2 "'frobnicate' is not a clcdd command" -- "$clcdd" frobnicate
 for cmd in devices doctor tokenize; do
   check "$cmd-help" 0 "usage: clcdd $cmd" -- "$clcdd" "$cmd" --help
-  check "$cmd-bad-flag" 2 'unknown argument' -- "$clcdd" "$cmd" --no-such-flag
+  check "$cmd-bad-flag" 2 'unknown (argument|option)' -- "$clcdd" "$cmd" --no-such-flag
 done
 for cmd in devices doctor; do
   check "$cmd-no-platform" 3 'no OpenCL platform is installed' -- env OCL_ICD_VENDORS="$empty" "$clcdd" "$cmd"
