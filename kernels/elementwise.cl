@@ -41,3 +41,31 @@ __kernel void axpy_f32(__global float *y, const ulong y_off, __global const floa
     size_t i = get_global_id(0);
     if (i < n) y[y_off + i] = fma(alpha, x[x_off + i], y[y_off + i]);
 }
+
+/* y (rows, cols) += b (cols) broadcast over rows. */
+__kernel void add_bias_rows(__global float *y, const ulong y_off, __global const float *b,
+                            const ulong b_off, const uint cols, const ulong n) {
+    size_t i = get_global_id(0);
+    if (i < n) y[y_off + i] += b[b_off + i % cols];
+}
+
+/* db (cols) += column sums of dy (rows, cols), rows summed in order (deterministic). */
+__kernel void bias_grad_rows(__global float *db, const ulong db_off, __global const float *dy,
+                             const ulong dy_off, const uint rows, const uint cols) {
+    size_t j = get_global_id(0);
+    if (j >= cols) return;
+    float acc = 0.0f;
+    for (uint r = 0; r < rows; r++) acc += dy[dy_off + (size_t)r * cols + j];
+    db[db_off + j] += acc;
+}
+
+/* out (rows, d): row r = E[ids[r]] when ids[r] >= 0, else soft-prompt row P[-ids[r] - 1]. */
+__kernel void embed_gather(__global float *out, const ulong out_off, __global const float *E,
+                           const ulong e_off, __global const float *P, const ulong p_off,
+                           __global const int *ids, const uint d, const ulong n) {
+    size_t i = get_global_id(0);
+    if (i >= n) return;
+    size_t r = i / d, j = i % d;
+    int id = ids[r];
+    out[out_off + i] = id >= 0 ? E[e_off + (size_t)id * d + j] : P[p_off + (size_t)(-id - 1) * d + j];
+}

@@ -12,7 +12,7 @@
     }
 #define ADD(a, b) ((a) + (b))
 
-__kernel void ce_fwd_bwd(__global float *logits, const ulong l_off, __global float *loss,
+__kernel void ce_fwd_bwd(__global float *logits, const ulong l_off, __global float *loss, const ulong loss_off,
                          __global const int *target, const uint V, const float grad_scale,
                          const int write_grad, __local float *scratch) {
     const size_t r = get_group_id(0), l = get_local_id(0), wg = get_local_size(0);
@@ -28,7 +28,7 @@ __kernel void ce_fwd_bwd(__global float *logits, const ulong l_off, __global flo
     TREE(ADD)
     const float sum = scratch[0];
     const float lse = m + log(sum);
-    if (l == 0) loss[r] = (tgt >= 0 && (uint)tgt < V) ? lse - x[tgt] : 0.0f;
+    if (l == 0) loss[loss_off + r] = (tgt >= 0 && (uint)tgt < V) ? lse - x[tgt] : 0.0f;
     barrier(CLK_GLOBAL_MEM_FENCE);
     if (!write_grad) return;
     const float inv = 1.0f / sum;

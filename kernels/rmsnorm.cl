@@ -3,7 +3,7 @@
  * One work-group per row; WG is a power of two; reductions in a fixed tree order. */
 
 __kernel void rmsnorm_fwd(__global float *y, const ulong y_off, __global float *rstd,
-                          __global const float *x, const ulong x_off, __global const float *w,
+                          const ulong r_off, __global const float *x, const ulong x_off, __global const float *w,
                           const ulong w_off, const uint d, const float eps,
                           __local float *scratch) {
     const size_t row = get_group_id(0), l = get_local_id(0), wg = get_local_size(0);
@@ -19,7 +19,7 @@ __kernel void rmsnorm_fwd(__global float *y, const ulong y_off, __global float *
     const float r = rsqrt(scratch[0] / (float)d + eps);
     __global float *yr = y + y_off + row * d;
     for (uint j = l; j < d; j += wg) yr[j] = w[w_off + j] * (xr[j] * r);
-    if (l == 0) rstd[row] = r;
+    if (l == 0) rstd[r_off + row] = r;
 }
 
 /* dx (+)= r * w * dy - x * r^3 / d * sum_k(w_k dy_k x_k). accumulate: 1 adds into dx. */
@@ -27,7 +27,8 @@ __kernel void rmsnorm_bwd_x(__global float *dx, const ulong dx_off, const int ac
                             __global const float *dy, const ulong dy_off,
                             __global const float *x, const ulong x_off,
                             __global const float *w, const ulong w_off,
-                            __global const float *rstd, const uint d, __local float *scratch) {
+                            __global const float *rstd, const ulong r_off, const uint d,
+                            __local float *scratch) {
     const size_t row = get_group_id(0), l = get_local_id(0), wg = get_local_size(0);
     __global const float *xr = x + x_off + row * d;
     __global const float *dyr = dy + dy_off + row * d;
@@ -39,7 +40,7 @@ __kernel void rmsnorm_bwd_x(__global float *dx, const ulong dx_off, const int ac
         if (l < s) scratch[l] += scratch[l + s];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    const float r = rstd[row];
+    const float r = rstd[r_off + row];
     const float c = scratch[0] * r * r * r / (float)d;
     __global float *dxr = dx + dx_off + row * d;
     for (uint j = l; j < d; j += wg) {
@@ -51,11 +52,12 @@ __kernel void rmsnorm_bwd_x(__global float *dx, const ulong dx_off, const int ac
 /* dw_j += sum over rows (in order) of dy_rj * x_rj * r_r. One work-item per column. */
 __kernel void rmsnorm_bwd_w(__global float *dw, const ulong dw_off, __global const float *dy,
                             const ulong dy_off, __global const float *x, const ulong x_off,
-                            __global const float *rstd, const uint rows, const uint d) {
+                            __global const float *rstd, const ulong r_off, const uint rows,
+                            const uint d) {
     const size_t j = get_global_id(0);
     if (j >= d) return;
     float acc = 0.0f;
     for (uint r = 0; r < rows; r++)
-        acc += dy[dy_off + (size_t)r * d + j] * x[x_off + (size_t)r * d + j] * rstd[r];
+        acc += dy[dy_off + (size_t)r * d + j] * x[x_off + (size_t)r * d + j] * rstd[r_off + r];
     dw[dw_off + j] += acc;
 }

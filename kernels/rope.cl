@@ -4,7 +4,9 @@
  * mode 0: no rotation (values, attention output); 1: half split (HF "rotate_half", GGUF NEOX);
  * 2: interleaved pairs (2j, 2j+1) (Meta original, GGUF llama).
  * angle = pos[b*T + t] * inv_freq[j], j < hd/2. inv_freq (hd/2) already includes RoPE scaling.
- * split_heads_rope: token-major -> head-major, rotating by +angle (forward of q, k, v).
+ * split_heads_rope: token-major -> head-major, rotating by +angle (forward of q, k, v). The
+ * destination has T_out >= T rows per head and row t lands at t_off + t (a KV cache holding
+ * T_out positions, new tokens appended at t_off); T_out = T, t_off = 0 otherwise.
  * merge_heads_rope: head-major -> token-major, rotating by sign*angle (sign -1: the backward of
  * split; mode 0: the forward of the attention output merge). One work-item per (pair j, head,
  * row). */
@@ -27,14 +29,15 @@ inline void pair_index(int mode, uint j, uint hd, uint *i0, uint *i1) {
 __kernel void split_heads_rope(__global float *out, const ulong out_off,
                                __global const float *in, const ulong in_off,
                                __global const int *pos, __global const float *inv_freq,
-                               const uint T, const uint H, const uint hd, const int mode) {
+                               const uint T, const uint H, const uint hd, const int mode,
+                               const uint T_out, const uint t_off) {
     const uint j = get_global_id(0), h = get_global_id(1), row = get_global_id(2);
     if (j >= hd / 2 || h >= H) return;
     const uint b = row / T, t = row % T;
     uint i0, i1;
     pair_index(mode, j, hd, &i0, &i1);
     __global const float *src = in + in_off + ((size_t)row * H + h) * hd;
-    __global float *dst = out + out_off + (((size_t)b * H + h) * T + t) * hd;
+    __global float *dst = out + out_off + (((size_t)b * H + h) * T_out + t_off + t) * hd;
     float a = src[i0], bb = src[i1];
     if (mode != 0) {
         float s, c = 0.0f;

@@ -42,14 +42,14 @@ clcdd_status clcdd_rmsnorm_forward(clcdd_ctx *ctx, clcdd_tensor *y, clcdd_tensor
     TRY(need(rstd, CLCDD_F32, rows, "rmsnorm", "rstd"));
     TRY(need(x, CLCDD_F32, rows * d, "rmsnorm", "x"));
     TRY(need(w, CLCDD_F32, d, "rmsnorm", "w"));
-    if (rstd->offset) return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "rmsnorm: rstd must not be a view");
     cl_kernel k;
     TRY(clcdd_ctx_kernel(ctx, "rmsnorm", "", "rmsnorm_fwd", &k));
     size_t wg = row_wg(ctx, d);
     cl_ulong yo = eoff(y), xo = eoff(x), wo = eoff(w);
     cl_uint ud = (cl_uint)d;
     int i = 0;
-    KARG(k, i++, y->buf); KARG(k, i++, yo); KARG(k, i++, rstd->buf);
+    cl_ulong ro = eoff(rstd);
+    KARG(k, i++, y->buf); KARG(k, i++, yo); KARG(k, i++, rstd->buf); KARG(k, i++, ro);
     KARG(k, i++, x->buf); KARG(k, i++, xo); KARG(k, i++, w->buf); KARG(k, i++, wo);
     KARG(k, i++, ud); KARG(k, i++, eps);
     CL_TRY(clSetKernelArg(k, i, wg * sizeof(float), NULL), "rmsnorm scratch");
@@ -65,9 +65,7 @@ clcdd_status clcdd_rmsnorm_backward(clcdd_ctx *ctx, clcdd_tensor *dx, int accumu
     TRY(need(x, CLCDD_F32, rows * d, "rmsnorm backward", "x"));
     TRY(need(w, CLCDD_F32, d, "rmsnorm backward", "w"));
     TRY(need(rstd, CLCDD_F32, rows, "rmsnorm backward", "rstd"));
-    if (rstd->offset)
-        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "rmsnorm backward: rstd must not be a view");
-    cl_ulong dxo = eoff(dx), dyo = eoff(dy), xo = eoff(x), wo = eoff(w);
+    cl_ulong dxo = eoff(dx), dyo = eoff(dy), xo = eoff(x), wo = eoff(w), ro = eoff(rstd);
     cl_uint ud = (cl_uint)d, ur = (cl_uint)rows;
     cl_int acc = accumulate ? 1 : 0;
     if (dw) {
@@ -77,7 +75,7 @@ clcdd_status clcdd_rmsnorm_backward(clcdd_ctx *ctx, clcdd_tensor *dx, int accumu
         cl_ulong dwo = eoff(dw);
         int i = 0;
         KARG(kw, i++, dw->buf); KARG(kw, i++, dwo); KARG(kw, i++, dy->buf); KARG(kw, i++, dyo);
-        KARG(kw, i++, x->buf); KARG(kw, i++, xo); KARG(kw, i++, rstd->buf);
+        KARG(kw, i++, x->buf); KARG(kw, i++, xo); KARG(kw, i++, rstd->buf); KARG(kw, i++, ro);
         KARG(kw, i++, ur); KARG(kw, i++, ud);
         TRY(clcdd_launch_1d(ctx, kw, d, "rmsnorm_bwd_w"));
     }
@@ -87,7 +85,8 @@ clcdd_status clcdd_rmsnorm_backward(clcdd_ctx *ctx, clcdd_tensor *dx, int accumu
     int i = 0;
     KARG(k, i++, dx->buf); KARG(k, i++, dxo); KARG(k, i++, acc);
     KARG(k, i++, dy->buf); KARG(k, i++, dyo); KARG(k, i++, x->buf); KARG(k, i++, xo);
-    KARG(k, i++, w->buf); KARG(k, i++, wo); KARG(k, i++, rstd->buf); KARG(k, i++, ud);
+    KARG(k, i++, w->buf); KARG(k, i++, wo); KARG(k, i++, rstd->buf); KARG(k, i++, ro);
+    KARG(k, i++, ud);
     CL_TRY(clSetKernelArg(k, i, wg * sizeof(float), NULL), "rmsnorm scratch");
     return launch_rows(ctx, k, rows, wg, "rmsnorm_bwd_x");
 }
@@ -95,11 +94,15 @@ clcdd_status clcdd_rmsnorm_backward(clcdd_ctx *ctx, clcdd_tensor *dx, int accumu
 static clcdd_status heads(clcdd_ctx *ctx, const char *kname, clcdd_tensor *out,
                           const clcdd_tensor *in, const clcdd_tensor *pos,
                           const clcdd_tensor *inv_freq, size_t B, size_t T, size_t H, size_t hd,
-                          clcdd_rope_mode mode, float sign, int with_sign) {
+                          clcdd_rope_mode mode, float sign, int with_sign, size_t T_out,
+                          size_t t_off) {
     size_t n = B * T * H * hd;
+    if (t_off + T > T_out)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "%s: rows %zu..%zu exceed %zu", kname, t_off,
+                          t_off + T, T_out);
     if (hd % 2)
         return clcdd_fail(CLCDD_ERR_UNSUPPORTED, "%s: head dim %zu is odd", kname, hd);
-    TRY(need(out, CLCDD_F32, n, kname, "out"));
+    TRY(need(out, CLCDD_F32, with_sign ? n : B * T_out * H * hd, kname, "out"));
     TRY(need(in, CLCDD_F32, n, kname, "in"));
     TRY(need(pos, CLCDD_I32, B * T, kname, "positions"));
     TRY(need(inv_freq, CLCDD_F32, hd / 2, kname, "inv_freq"));
@@ -114,7 +117,13 @@ static clcdd_status heads(clcdd_ctx *ctx, const char *kname, clcdd_tensor *out,
     KARG(k, i++, out->buf); KARG(k, i++, oo); KARG(k, i++, in->buf); KARG(k, i++, io);
     KARG(k, i++, pos->buf); KARG(k, i++, inv_freq->buf);
     KARG(k, i++, uT); KARG(k, i++, uH); KARG(k, i++, uhd); KARG(k, i++, m);
-    if (with_sign) KARG(k, i++, sign);
+    if (with_sign) {
+        KARG(k, i++, sign);
+    } else {
+        cl_uint uTo = (cl_uint)T_out, uto = (cl_uint)t_off;
+        KARG(k, i++, uTo);
+        KARG(k, i++, uto);
+    }
     size_t global[3] = {hd / 2, H, B * T};
     if (n == 0) return CLCDD_OK;
     CL_TRY(clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, NULL, 0, NULL, NULL),
@@ -125,14 +134,22 @@ static clcdd_status heads(clcdd_ctx *ctx, const char *kname, clcdd_tensor *out,
 clcdd_status clcdd_split_heads_rope(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *in,
                                     const clcdd_tensor *pos, const clcdd_tensor *inv_freq,
                                     size_t B, size_t T, size_t H, size_t hd, clcdd_rope_mode mode) {
-    return heads(ctx, "split_heads_rope", out, in, pos, inv_freq, B, T, H, hd, mode, 1.0f, 0);
+    return heads(ctx, "split_heads_rope", out, in, pos, inv_freq, B, T, H, hd, mode, 1.0f, 0, T, 0);
+}
+
+clcdd_status clcdd_split_heads_rope_into(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *in,
+                                         const clcdd_tensor *pos, const clcdd_tensor *inv_freq,
+                                         size_t B, size_t T, size_t H, size_t hd,
+                                         clcdd_rope_mode mode, size_t T_out, size_t t_off) {
+    return heads(ctx, "split_heads_rope", out, in, pos, inv_freq, B, T, H, hd, mode, 1.0f, 0,
+                 T_out, t_off);
 }
 
 clcdd_status clcdd_merge_heads_rope(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *in,
                                     const clcdd_tensor *pos, const clcdd_tensor *inv_freq,
                                     size_t B, size_t T, size_t H, size_t hd, clcdd_rope_mode mode,
                                     float sign) {
-    return heads(ctx, "merge_heads_rope", out, in, pos, inv_freq, B, T, H, hd, mode, sign, 1);
+    return heads(ctx, "merge_heads_rope", out, in, pos, inv_freq, B, T, H, hd, mode, sign, 1, T, 0);
 }
 
 clcdd_status clcdd_softmax_forward(clcdd_ctx *ctx, clcdd_tensor *S, size_t B, size_t H,
@@ -210,17 +227,65 @@ clcdd_status clcdd_cross_entropy(clcdd_ctx *ctx, clcdd_tensor *logits, clcdd_ten
     TRY(need(logits, CLCDD_F32, rows * V, "cross-entropy", "logits"));
     TRY(need(loss, CLCDD_F32, rows, "cross-entropy", "loss"));
     TRY(need(target, CLCDD_I32, rows, "cross-entropy", "targets"));
-    if (loss->offset || target->offset)
-        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "cross-entropy: loss/targets must not be views");
+    if (target->offset)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "cross-entropy: targets must not be a view");
     cl_kernel k;
     TRY(clcdd_ctx_kernel(ctx, "loss", "", "ce_fwd_bwd", &k));
     size_t wg = row_wg(ctx, V);
-    cl_ulong lo = eoff(logits);
+    cl_ulong lo = eoff(logits), losso = eoff(loss);
     cl_uint uV = (cl_uint)V;
     cl_int wgr = write_grad ? 1 : 0;
     int i = 0;
-    KARG(k, i++, logits->buf); KARG(k, i++, lo); KARG(k, i++, loss->buf);
+    KARG(k, i++, logits->buf); KARG(k, i++, lo); KARG(k, i++, loss->buf); KARG(k, i++, losso);
     KARG(k, i++, target->buf); KARG(k, i++, uV); KARG(k, i++, grad_scale); KARG(k, i++, wgr);
     CL_TRY(clSetKernelArg(k, i, wg * sizeof(float), NULL), "cross-entropy scratch");
     return launch_rows(ctx, k, rows, wg, "ce_fwd_bwd");
+}
+
+clcdd_status clcdd_add_bias_rows(clcdd_ctx *ctx, clcdd_tensor *y, const clcdd_tensor *b,
+                                 size_t rows, size_t cols) {
+    TRY(need(y, CLCDD_F32, rows * cols, "bias add", "y"));
+    TRY(need(b, CLCDD_F32, cols, "bias add", "bias"));
+    cl_kernel k;
+    TRY(clcdd_ctx_kernel(ctx, "elementwise", "", "add_bias_rows", &k));
+    cl_ulong yo = eoff(y), bo = eoff(b), n = rows * cols;
+    cl_uint uc = (cl_uint)cols;
+    int i = 0;
+    KARG(k, i++, y->buf); KARG(k, i++, yo); KARG(k, i++, b->buf); KARG(k, i++, bo);
+    KARG(k, i++, uc); KARG(k, i++, n);
+    return clcdd_launch_1d(ctx, k, (size_t)n, "add_bias_rows");
+}
+
+clcdd_status clcdd_bias_grad_rows(clcdd_ctx *ctx, clcdd_tensor *db, const clcdd_tensor *dy,
+                                  size_t rows, size_t cols) {
+    TRY(need(db, CLCDD_F32, cols, "bias gradient", "db"));
+    TRY(need(dy, CLCDD_F32, rows * cols, "bias gradient", "dy"));
+    cl_kernel k;
+    TRY(clcdd_ctx_kernel(ctx, "elementwise", "", "bias_grad_rows", &k));
+    cl_ulong dbo = eoff(db), dyo = eoff(dy);
+    cl_uint ur = (cl_uint)rows, uc = (cl_uint)cols;
+    int i = 0;
+    KARG(k, i++, db->buf); KARG(k, i++, dbo); KARG(k, i++, dy->buf); KARG(k, i++, dyo);
+    KARG(k, i++, ur); KARG(k, i++, uc);
+    return clcdd_launch_1d(ctx, k, cols, "bias_grad_rows");
+}
+
+clcdd_status clcdd_embed_gather(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *E,
+                                const clcdd_tensor *P, const clcdd_tensor *ids, size_t rows,
+                                size_t d) {
+    TRY(need(out, CLCDD_F32, rows * d, "embedding", "out"));
+    TRY(need(E, CLCDD_F32, d, "embedding", "table"));
+    TRY(need(ids, CLCDD_I32, rows, "embedding", "ids"));
+    if (ids->offset)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "embedding: ids must not be a view");
+    const clcdd_tensor *p = P ? P : E;
+    cl_kernel k;
+    TRY(clcdd_ctx_kernel(ctx, "elementwise", "", "embed_gather", &k));
+    cl_ulong oo = eoff(out), eo = eoff(E), po = eoff(p), n = rows * d;
+    cl_uint ud = (cl_uint)d;
+    int i = 0;
+    KARG(k, i++, out->buf); KARG(k, i++, oo); KARG(k, i++, E->buf); KARG(k, i++, eo);
+    KARG(k, i++, p->buf); KARG(k, i++, po); KARG(k, i++, ids->buf); KARG(k, i++, ud);
+    KARG(k, i++, n);
+    return clcdd_launch_1d(ctx, k, (size_t)n, "embed_gather");
 }

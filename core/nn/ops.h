@@ -29,6 +29,11 @@ typedef enum clcdd_rope_mode {
 clcdd_status clcdd_split_heads_rope(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *in,
                                     const clcdd_tensor *pos, const clcdd_tensor *inv_freq,
                                     size_t B, size_t T, size_t H, size_t hd, clcdd_rope_mode mode);
+/* The same into a cache laid out (B, H, T_out, hd), rows written at t_off .. t_off + T - 1. */
+clcdd_status clcdd_split_heads_rope_into(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *in,
+                                         const clcdd_tensor *pos, const clcdd_tensor *inv_freq,
+                                         size_t B, size_t T, size_t H, size_t hd,
+                                         clcdd_rope_mode mode, size_t T_out, size_t t_off);
 /* out (B, T, H, hd) = rotate_by(sign * angle, in (B, H, T, hd)); sign -1 is split's backward. */
 clcdd_status clcdd_merge_heads_rope(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *in,
                                     const clcdd_tensor *pos, const clcdd_tensor *inv_freq,
@@ -57,3 +62,15 @@ clcdd_status clcdd_cross_entropy(clcdd_ctx *ctx, clcdd_tensor *logits, clcdd_ten
                                  float grad_scale, int write_grad);
 
 #endif
+
+/* y (rows, cols) += b broadcast over rows. */
+clcdd_status clcdd_add_bias_rows(clcdd_ctx *ctx, clcdd_tensor *y, const clcdd_tensor *b,
+                                 size_t rows, size_t cols);
+/* db += column sums of dy (rows, cols). */
+clcdd_status clcdd_bias_grad_rows(clcdd_ctx *ctx, clcdd_tensor *db, const clcdd_tensor *dy,
+                                  size_t rows, size_t cols);
+/* out (rows, d) = E[ids] (ids >= 0) or soft-prompt rows P[-id - 1] (ids < 0; P may be NULL when
+ * no id is negative). ids are validated by the caller against V and the prompt length. */
+clcdd_status clcdd_embed_gather(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *E,
+                                const clcdd_tensor *P, const clcdd_tensor *ids, size_t rows,
+                                size_t d);
