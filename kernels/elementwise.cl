@@ -69,3 +69,18 @@ __kernel void embed_gather(__global float *out, const ulong out_off, __global co
     int id = ids[r];
     out[out_off + i] = id >= 0 ? E[e_off + (size_t)id * d + j] : P[p_off + (size_t)(-id - 1) * d + j];
 }
+
+/* dP (T_p, d) += sum over rows r with ids[r] == -1 - k of dx[r] (rows in order: deterministic).
+ * One work-item per (k, j). */
+__kernel void prompt_grad(__global float *dP, const ulong dp_off, __global const float *dx,
+                          const ulong dx_off, __global const int *ids, const uint rows,
+                          const uint d, const uint prompt_rows) {
+    size_t i = get_global_id(0);
+    if (i >= (size_t)prompt_rows * d) return;
+    int k = (int)(i / d);
+    size_t j = i % d;
+    float acc = 0.0f;
+    for (uint r = 0; r < rows; r++)
+        if (ids[r] == -1 - k) acc += dx[dx_off + (size_t)r * d + j];
+    dP[dp_off + i] += acc;
+}

@@ -289,3 +289,20 @@ clcdd_status clcdd_embed_gather(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_t
     KARG(k, i++, n);
     return clcdd_launch_1d(ctx, k, (size_t)n, "embed_gather");
 }
+
+clcdd_status clcdd_prompt_grad(clcdd_ctx *ctx, clcdd_tensor *dP, const clcdd_tensor *dx,
+                               const clcdd_tensor *ids, size_t rows, size_t d, size_t prompt_rows) {
+    TRY(need(dP, CLCDD_F32, prompt_rows * d, "prompt gradient", "dP"));
+    TRY(need(dx, CLCDD_F32, rows * d, "prompt gradient", "dx"));
+    TRY(need(ids, CLCDD_I32, rows, "prompt gradient", "ids"));
+    if (ids->offset)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "prompt gradient: ids must not be a view");
+    cl_kernel k;
+    TRY(clcdd_ctx_kernel(ctx, "elementwise", "", "prompt_grad", &k));
+    cl_ulong po = eoff(dP), xo = eoff(dx);
+    cl_uint ur = (cl_uint)rows, ud = (cl_uint)d, up = (cl_uint)prompt_rows;
+    int i = 0;
+    KARG(k, i++, dP->buf); KARG(k, i++, po); KARG(k, i++, dx->buf); KARG(k, i++, xo);
+    KARG(k, i++, ids->buf); KARG(k, i++, ur); KARG(k, i++, ud); KARG(k, i++, up);
+    return clcdd_launch_1d(ctx, k, prompt_rows * d, "prompt_grad");
+}

@@ -74,3 +74,6 @@ clcdd_status clcdd_bias_grad_rows(clcdd_ctx *ctx, clcdd_tensor *db, const clcdd_
 clcdd_status clcdd_embed_gather(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *E,
                                 const clcdd_tensor *P, const clcdd_tensor *ids, size_t rows,
                                 size_t d);
+/* dP (prompt_rows, d) += gradient of the soft-prompt rows, gathered from dx (rows, d). */
+clcdd_status clcdd_prompt_grad(clcdd_ctx *ctx, clcdd_tensor *dP, const clcdd_tensor *dx,
+                               const clcdd_tensor *ids, size_t rows, size_t d, size_t prompt_rows);
