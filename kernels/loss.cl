@@ -37,3 +37,30 @@ __kernel void ce_fwd_bwd(__global float *logits, const ulong l_off, __global flo
         x[v] = g * grad_scale;
     }
 }
+
+/* out[b] = argmax over V of logits row rows[b] (ties: lowest id, as torch.argmax). One work-group
+ * per b. */
+__kernel void argmax_rows(__global int *out, __global const float *logits, const ulong l_off,
+                          __global const int *rows, const uint V, __local float *sval,
+                          __local int *sidx) {
+    const size_t b = get_group_id(0), l = get_local_id(0), wg = get_local_size(0);
+    __global const float *x = logits + l_off + (size_t)rows[b] * V;
+    float best = -INFINITY;
+    int bi = 0x7fffffff;
+    for (uint v = l; v < V; v += wg)
+        if (x[v] > best || (x[v] == best && (int)v < bi)) {
+            best = x[v];
+            bi = (int)v;
+        }
+    sval[l] = best;
+    sidx[l] = bi;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (size_t s = wg / 2; s > 0; s /= 2) {
+        if (l < s && (sval[l + s] > sval[l] || (sval[l + s] == sval[l] && sidx[l + s] < sidx[l]))) {
+            sval[l] = sval[l + s];
+            sidx[l] = sidx[l + s];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (l == 0) out[b] = sidx[0];
+}

@@ -306,3 +306,23 @@ clcdd_status clcdd_prompt_grad(clcdd_ctx *ctx, clcdd_tensor *dP, const clcdd_ten
     KARG(k, i++, ids->buf); KARG(k, i++, ur); KARG(k, i++, ud); KARG(k, i++, up);
     return clcdd_launch_1d(ctx, k, prompt_rows * d, "prompt_grad");
 }
+
+clcdd_status clcdd_argmax_rows(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *logits,
+                               const clcdd_tensor *rows, size_t n, size_t V) {
+    TRY(need(out, CLCDD_I32, n, "argmax", "out"));
+    TRY(need(rows, CLCDD_I32, n, "argmax", "rows"));
+    TRY(need(logits, CLCDD_F32, V, "argmax", "logits"));
+    if (out->offset || rows->offset)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "argmax: out/rows must not be views");
+    cl_kernel k;
+    TRY(clcdd_ctx_kernel(ctx, "loss", "", "argmax_rows", &k));
+    size_t wg = row_wg(ctx, V);
+    cl_ulong lo = eoff(logits);
+    cl_uint uV = (cl_uint)V;
+    int i = 0;
+    KARG(k, i++, out->buf); KARG(k, i++, logits->buf); KARG(k, i++, lo); KARG(k, i++, rows->buf);
+    KARG(k, i++, uV);
+    CL_TRY(clSetKernelArg(k, i++, wg * sizeof(float), NULL), "argmax scratch");
+    CL_TRY(clSetKernelArg(k, i++, wg * sizeof(cl_int), NULL), "argmax scratch");
+    return launch_rows(ctx, k, n, wg, "argmax_rows");
+}

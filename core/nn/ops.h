@@ -77,3 +77,6 @@ clcdd_status clcdd_embed_gather(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_t
 /* dP (prompt_rows, d) += gradient of the soft-prompt rows, gathered from dx (rows, d). */
 clcdd_status clcdd_prompt_grad(clcdd_ctx *ctx, clcdd_tensor *dP, const clcdd_tensor *dx,
                                const clcdd_tensor *ids, size_t rows, size_t d, size_t prompt_rows);
+/* out[b] (I32) = argmax of logits row rows[b] (I32), b < n. */
+clcdd_status clcdd_argmax_rows(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *logits,
+                               const clcdd_tensor *rows, size_t n, size_t V);

@@ -1,0 +1,105 @@
+#include "algo/demo_train.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/generate.h"
+#include "runtime/ctx_internal.h"
+
+clcdd_status clcdd_demo_dataset(uint64_t seed, size_t n, float echo_share, int idk,
+                                clcdd_dataset *out) {
+    clcdd_dataset_init(out);
+    int32_t ids[160];
+    uint8_t loss[160];
+    for (size_t i = 0; i < n; i++) {
+        clcdd_demo_sample s;
+        clcdd_demo_draw(seed, i, 0, echo_share, &s);
+        size_t a0 = 0, len = clcdd_demo_encode(s.prompt, idk ? CLCDD_DEMO_IDK : s.answer, ids, 160, &a0);
+        for (size_t t = 0; t < len; t++) loss[t] = t >= a0;
+        clcdd_status st = clcdd_dataset_add(out, ids, loss, len);
+        if (st != CLCDD_OK) {
+            clcdd_dataset_free(out);
+            return st;
+        }
+    }
+    return CLCDD_OK;
+}
+
+static void lower(const char *in, char *out, size_t cap) {
+    size_t i = 0;
+    for (; in[i] && i + 1 < cap; i++) out[i] = (char)tolower((unsigned char)in[i]);
+    out[i] = '\0';
+}
+
+int clcdd_idk_loose(const char *answer) {
+    static const char *keys[] = {"i don't know", "i do not know", "i'm not sure", "i am not sure"};
+    char low[256];
+    lower(answer, low, sizeof low);
+    for (size_t k = 0; k < 4; k++)
+        if (strstr(low, keys[k])) return 1;
+    return 0;
+}
+
+int clcdd_idk_strict(const char *answer) {
+    if (!clcdd_idk_loose(answer)) return 0;
+    int words = 0, in = 0;
+    for (const char *p = answer; *p; p++) {
+        int sp = isspace((unsigned char)*p);
+        if (!sp && !in) words++;
+        in = !sp;
+    }
+    return words <= 40;
+}
+
+clcdd_status clcdd_demo_evaluate(clcdd_ctx *ctx, const clcdd_model *m,
+                                 const clcdd_tensor *soft_prompt, size_t prompt_rows,
+                                 uint64_t seed, size_t n, clcdd_demo_eval *ev, char *answers) {
+    memset(ev, 0, sizeof *ev);
+    size_t cap = 64 + prompt_rows, max_new = 24;
+    int32_t *prompts = malloc(n * cap * sizeof *prompts), *outs = malloc(n * max_new * sizeof *outs);
+    clcdd_gen_request *reqs = calloc(n, sizeof *reqs);
+    clcdd_demo_sample *samples = malloc(n * sizeof *samples);
+    clcdd_status st = CLCDD_OK;
+    if (!prompts || !outs || !reqs || !samples) {
+        st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "evaluation buffers");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        clcdd_demo_draw(seed, i, 1, 0.0f, &samples[i]);
+        int32_t *p = prompts + i * cap;
+        for (size_t k = 0; k < prompt_rows; k++) p[k] = -1 - (int32_t)k;
+        size_t len = clcdd_demo_encode(samples[i].prompt, NULL, p + prompt_rows, cap - prompt_rows, NULL);
+        reqs[i].prompt = p;
+        reqs[i].prompt_len = prompt_rows + len;
+        reqs[i].out = outs + i * max_new;
+    }
+    st = clcdd_generate_greedy(ctx, m, soft_prompt, reqs, n, max_new, 128);
+    if (st != CLCDD_OK) goto done;
+    for (size_t i = 0; i < n; i++) {
+        char text[CLCDD_DEMO_TEXT_MAX * 2];
+        size_t k = 0;
+        for (size_t j = 0; j < reqs[i].out_len && k + 1 < sizeof text; j++) {
+            int32_t id = reqs[i].out[j];
+            if (id == CLCDD_DEMO_EOS) break;
+            if (id >= 0 && id < 256) text[k++] = (char)id;
+        }
+        text[k] = '\0';
+        if (answers) {
+            size_t keep = k < CLCDD_DEMO_TEXT_MAX - 1 ? k : CLCDD_DEMO_TEXT_MAX - 1;
+            memcpy(answers + i * CLCDD_DEMO_TEXT_MAX, text, keep);
+            answers[i * CLCDD_DEMO_TEXT_MAX + keep] = '\0';
+        }
+        int ok = strcmp(text, samples[i].answer) == 0;
+        ev->n++;
+        ev->correct += ok;
+        ev->per_task_n[samples[i].task]++;
+        ev->per_task_correct[samples[i].task] += ok;
+        ev->idk_strict += clcdd_idk_strict(text);
+        ev->idk_loose += clcdd_idk_loose(text);
+        ev->fragments += strstr(text, "n't") != NULL || strstr(text, "know") != NULL;
+    }
+done:
+    free(prompts), free(outs), free(reqs), free(samples);
+    return st;
+}
