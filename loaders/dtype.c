@@ -153,7 +153,9 @@ clcdd_status clcdd_dtype_to_f32(clcdd_dtype dtype, const void *src, size_t n, fl
     if (n > 0 && (!src || !dst))
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "dtype conversion: NULL buffer");
     switch (dtype) {
-    case CLCDD_DTYPE_F32: memcpy(dst, s, n * 4); return CLCDD_OK;
+    case CLCDD_DTYPE_F32:
+        if (n) memcpy(dst, s, n * 4);
+        return CLCDD_OK;
     case CLCDD_DTYPE_F16:
         for (size_t i = 0; i < n; i++) {
             uint16_t h;
