@@ -4,5 +4,6 @@
 
 int clcdd_cmd_devices(int argc, char **argv);
 int clcdd_cmd_doctor(int argc, char **argv);
+int clcdd_cmd_plugins(int argc, char **argv);
 
 #endif
