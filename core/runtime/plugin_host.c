@@ -247,7 +247,7 @@ clcdd_status clcdd_plugin_registry_add_dir(clcdd_plugin_registry *reg, const cha
         n++;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str); /* deterministic order */
+    if (n) qsort(names, n, sizeof *names, cmp_str); /* deterministic order; qsort needs non-NULL */
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(dir) + strlen(names[i]) + 2;
         char *path = malloc(len);
@@ -289,7 +289,7 @@ static void add_exe_dirs(clcdd_plugin_registry *reg) {
         ns++;
     }
     closedir(d);
-    qsort(subs, ns, sizeof *subs, cmp_str);
+    if (ns) qsort(subs, ns, sizeof *subs, cmp_str);
     for (size_t i = 0; i < ns; i++) {
         char sub[2 * PATH_MAX];
         snprintf(sub, sizeof sub, "%s/%s", up, subs[i]);
