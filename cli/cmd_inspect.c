@@ -82,13 +82,13 @@ static int inspect_safetensors(const char *path, int json) {
             if (i) fputc(',', o);
             fputs("{\"name\":", o);
             put_cstr(o, v.name, 1);
-            fprintf(o, ",\"dtype\":\"%s\",\"shape\":[", clcdd_dtype_name(v.dtype));
+            fprintf(o, ",\"dtype\":\"%s\",\"shape\":[", clcdd_file_dtype_name(v.dtype));
             for (size_t d = 0; d < v.n_dims; d++) fprintf(o, "%s%" PRIu64, d ? "," : "", v.shape[d]);
             fprintf(o, "],\"bytes\":%" PRIu64 ",\"file\":", v.n_bytes);
             put_cstr(o, v.file, 1);
             fputc('}', o);
         } else {
-            fprintf(o, "  %-48s %-6s [", v.name, clcdd_dtype_name(v.dtype));
+            fprintf(o, "  %-48s %-6s [", v.name, clcdd_file_dtype_name(v.dtype));
             for (size_t d = 0; d < v.n_dims; d++) fprintf(o, "%s%" PRIu64, d ? ", " : "", v.shape[d]);
             fprintf(o, "] %" PRIu64 " bytes\n", v.n_bytes);
         }

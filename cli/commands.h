@@ -5,5 +5,7 @@
 int clcdd_cmd_devices(int argc, char **argv);
 int clcdd_cmd_doctor(int argc, char **argv);
 int clcdd_cmd_tokenize(int argc, char **argv);
+int clcdd_cmd_plugins(int argc, char **argv);
+int clcdd_cmd_inspect(int argc, char **argv);
 
 #endif

@@ -15,6 +15,8 @@ typedef struct {
 static const command commands[] = {
     {"devices", clcdd_cmd_devices, "list OpenCL devices and their capabilities"},
     {"doctor", clcdd_cmd_doctor, "check that clcdd works on a device (kernels, GEMM, ops)"},
+    {"inspect", clcdd_cmd_inspect, "list a checkpoint's tensors and metadata (safetensors, GGUF, config.json)"},
+    {"plugins", clcdd_cmd_plugins, "list model-family plugins, their architectures and rejected files"},
     {"tokenize", clcdd_cmd_tokenize, "encode text to token ids (or --decode ids) with a tokenizer"},
 };
 

@@ -34,19 +34,19 @@ static const struct {
     [CLCDD_DTYPE_F4] = {"F4", 4},
 };
 
-const char *clcdd_dtype_name(clcdd_dtype dtype) {
+const char *clcdd_file_dtype_name(clcdd_file_dtype dtype) {
     if ((unsigned)dtype >= CLCDD_DTYPE_COUNT_) return "?";
     return dtype_table[dtype].name;
 }
 
-clcdd_dtype clcdd_dtype_from_name(const char *name) {
+clcdd_file_dtype clcdd_file_dtype_from_name(const char *name) {
     if (!name) return CLCDD_DTYPE_INVALID;
     for (int i = 1; i < CLCDD_DTYPE_COUNT_; i++)
-        if (strcmp(dtype_table[i].name, name) == 0) return (clcdd_dtype)i;
+        if (strcmp(dtype_table[i].name, name) == 0) return (clcdd_file_dtype)i;
     return CLCDD_DTYPE_INVALID;
 }
 
-unsigned clcdd_dtype_bits(clcdd_dtype dtype) {
+unsigned clcdd_file_dtype_bits(clcdd_file_dtype dtype) {
     if ((unsigned)dtype >= CLCDD_DTYPE_COUNT_) return 0;
     return dtype_table[dtype].bits;
 }
@@ -148,7 +148,7 @@ void clcdd_f32_to_bf16_array(const float *src, size_t n, void *dst) {
         }                                                                                         \
     } while (0)
 
-clcdd_status clcdd_dtype_to_f32(clcdd_dtype dtype, const void *src, size_t n, float *dst) {
+clcdd_status clcdd_file_dtype_to_f32(clcdd_file_dtype dtype, const void *src, size_t n, float *dst) {
     const unsigned char *s = src;
     if (n > 0 && (!src || !dst))
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "dtype conversion: NULL buffer");
@@ -186,6 +186,6 @@ clcdd_status clcdd_dtype_to_f32(clcdd_dtype dtype, const void *src, size_t n, fl
         return clcdd_fail(CLCDD_ERR_UNSUPPORTED,
                           "conversion of dtype %s to f32 is not supported; convert the checkpoint "
                           "to F32, F16 or BF16",
-                          clcdd_dtype_name(dtype));
+                          clcdd_file_dtype_name(dtype));
     }
 }

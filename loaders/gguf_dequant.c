@@ -139,9 +139,9 @@ clcdd_status clcdd_ggml_dequantize(uint32_t type, const void *src, size_t src_by
                           clcdd_ggml_type_name(type), n, src_bytes);
     const unsigned char *s = src;
     switch (type) {
-    case CLCDD_GGML_F32: return clcdd_dtype_to_f32(CLCDD_DTYPE_F32, src, n, dst);
-    case CLCDD_GGML_F16: return clcdd_dtype_to_f32(CLCDD_DTYPE_F16, src, n, dst);
-    case CLCDD_GGML_BF16: return clcdd_dtype_to_f32(CLCDD_DTYPE_BF16, src, n, dst);
+    case CLCDD_GGML_F32: return clcdd_file_dtype_to_f32(CLCDD_DTYPE_F32, src, n, dst);
+    case CLCDD_GGML_F16: return clcdd_file_dtype_to_f32(CLCDD_DTYPE_F16, src, n, dst);
+    case CLCDD_GGML_BF16: return clcdd_file_dtype_to_f32(CLCDD_DTYPE_BF16, src, n, dst);
     default: break;
     }
     void (*fn)(const unsigned char *, float *) = NULL;

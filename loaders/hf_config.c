@@ -116,7 +116,7 @@ static clcdd_status parse_rope(const json_t *root, const char *name, clcdd_hf_co
         which = "rope_parameters";
     }
     if ((s = get_num(root, "rope_theta", name, 10000.0, &c->rope_theta))) return s;
-    clcdd_rope_scaling *r = &c->rope_scaling;
+    clcdd_hf_rope_scaling *r = &c->rope_scaling;
     r->type = CLCDD_ROPE_NONE;
     r->factor = 1.0;
     r->low_freq_factor = 1.0;

@@ -10,7 +10,7 @@
 
 typedef struct st_entry {
     char *name;
-    clcdd_dtype dtype;
+    clcdd_file_dtype dtype;
     size_t n_dims;
     uint64_t *shape;
     uint64_t n_elements;
@@ -120,7 +120,7 @@ static clcdd_status parse_entry(st_file *f, const char *name, const json_t *v, s
     if (!json_is_string(jd))
         return clcdd_fail(CLCDD_ERR_FORMAT, "%s: tensor '%s': missing or non-string \"dtype\"", p,
                           name);
-    e->dtype = clcdd_dtype_from_name(json_string_value(jd));
+    e->dtype = clcdd_file_dtype_from_name(json_string_value(jd));
     if (e->dtype == CLCDD_DTYPE_INVALID)
         return clcdd_fail(CLCDD_ERR_FORMAT,
                           "%s: tensor '%s': unknown dtype \"%s\" (known: BOOL U8 I8 I16 U16 F16 "
@@ -159,19 +159,19 @@ static clcdd_status parse_entry(st_file *f, const char *name, const json_t *v, s
                           "%s: tensor '%s': data_offsets end %llu is before begin %llu", p, name,
                           (unsigned long long)e->end, (unsigned long long)e->begin);
     uint64_t bits;
-    if (!clcdd_mul_u64(prod, clcdd_dtype_bits(e->dtype), &bits))
+    if (!clcdd_mul_u64(prod, clcdd_file_dtype_bits(e->dtype), &bits))
         return clcdd_fail(CLCDD_ERR_FORMAT,
                           "%s: tensor '%s': byte size of shape x dtype overflows 64 bits", p, name);
     if (bits % 8 != 0)
         return clcdd_fail(CLCDD_ERR_FORMAT,
                           "%s: tensor '%s': %llu elements of %s do not fill whole bytes", p, name,
-                          (unsigned long long)prod, clcdd_dtype_name(e->dtype));
+                          (unsigned long long)prod, clcdd_file_dtype_name(e->dtype));
     if (e->end - e->begin != bits / 8)
         return clcdd_fail(CLCDD_ERR_FORMAT,
                           "%s: tensor '%s': data_offsets span %llu bytes but shape and dtype %s "
                           "need %llu",
                           p, name, (unsigned long long)(e->end - e->begin),
-                          clcdd_dtype_name(e->dtype), (unsigned long long)(bits / 8));
+                          clcdd_file_dtype_name(e->dtype), (unsigned long long)(bits / 8));
     e->name = strdup(name);
     if (!e->name) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "%s: out of memory", p);
     e->skipped = is_skipped_name(name);
@@ -556,7 +556,7 @@ clcdd_status clcdd_tensor_to_f32(const clcdd_tensor_view *t, float *dst, size_t 
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT,
                           "tensor '%s': %llu elements do not fit the %zu-float buffer", t->name,
                           (unsigned long long)t->n_elements, capacity);
-    clcdd_status s = clcdd_dtype_to_f32(t->dtype, t->data, (size_t)t->n_elements, dst);
+    clcdd_status s = clcdd_file_dtype_to_f32(t->dtype, t->data, (size_t)t->n_elements, dst);
     if (s != CLCDD_OK) return clcdd_fail_context(s, "%s: tensor '%s'", t->file, t->name);
     return CLCDD_OK;
 }

@@ -11,8 +11,8 @@
 #include "loaders_internal.h"
 #include "safetensors_internal.h"
 
-int clcdd_st_dtype_rank(clcdd_dtype dtype) {
-    static const clcdd_dtype order[] = {
+int clcdd_st_dtype_rank(clcdd_file_dtype dtype) {
+    static const clcdd_file_dtype order[] = {
         CLCDD_DTYPE_BOOL,        CLCDD_DTYPE_F4,          CLCDD_DTYPE_F6_E2M3,
         CLCDD_DTYPE_F6_E3M2,     CLCDD_DTYPE_U8,          CLCDD_DTYPE_I8,
         CLCDD_DTYPE_F8_E5M2,     CLCDD_DTYPE_F8_E4M3,     CLCDD_DTYPE_F8_E8M0,
@@ -68,7 +68,7 @@ static clcdd_status build_header(const char *path, w_item *items, size_t n,
         if (!clcdd_utf8_valid((const unsigned char *)t->name, strlen(t->name)))
             return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "%s: tensor %zu: name is not UTF-8",
                               path, i);
-        unsigned bits = clcdd_dtype_bits(t->dtype);
+        unsigned bits = clcdd_file_dtype_bits(t->dtype);
         if (bits == 0)
             return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "%s: tensor '%s': invalid dtype", path,
                               t->name);
@@ -133,7 +133,7 @@ static clcdd_status build_header(const char *path, w_item *items, size_t n,
             json_array_append_new(shape, json_integer((json_int_t)t->shape[d]));
         json_array_append_new(offs, json_integer((json_int_t)off));
         json_array_append_new(offs, json_integer((json_int_t)(off + items[i].n_bytes)));
-        json_object_set_new(e, "dtype", json_string(clcdd_dtype_name(t->dtype)));
+        json_object_set_new(e, "dtype", json_string(clcdd_file_dtype_name(t->dtype)));
         json_object_set_new(e, "shape", shape);
         json_object_set_new(e, "data_offsets", offs);
         if (json_object_set_new(root, t->name, e) != 0) goto oom;

@@ -32,14 +32,14 @@ typedef enum clcdd_rope_type {
 
 #define CLCDD_HF_MAX_EOS 16
 
-typedef struct clcdd_rope_scaling {
+typedef struct clcdd_hf_rope_scaling {
     clcdd_rope_type type;
     double factor;                             /* 1 when absent */
     double low_freq_factor, high_freq_factor;  /* llama3 (defaults 1 and 4) */
     int64_t original_max_position_embeddings;  /* llama3/yarn/dynamic; 0 when absent */
     double attention_factor;                   /* yarn; 0 when absent */
     double beta_fast, beta_slow;               /* yarn (defaults 32 and 1) */
-} clcdd_rope_scaling;
+} clcdd_hf_rope_scaling;
 
 typedef struct clcdd_hf_config {
     clcdd_hf_arch arch;
@@ -54,7 +54,7 @@ typedef struct clcdd_hf_config {
     int64_t head_dim;              /* D (absent/null => d / H) */
     double rms_norm_eps;
     double rope_theta;             /* top level or inside rope_parameters; default 10000 */
-    clcdd_rope_scaling rope_scaling;
+    clcdd_hf_rope_scaling rope_scaling;
     int64_t max_position_embeddings;
     int tie_word_embeddings;
     int attention_bias;            /* the config flag (Llama, Qwen3); 0 for Mistral/Qwen2 */

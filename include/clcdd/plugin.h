@@ -43,9 +43,14 @@ typedef enum clcdd_source_format {
 /* Read-only access to a checkpoint's settings, provided by the host.
  * HF: keys are config.json keys; a dot descends into objects ("rope_scaling.factor").
  *     The key "chat_template" returns the tokenizer's chat template source when there is one.
+ *     Also: "chat_template.jinja" wins over tokenizer_config.json's "chat_template";
+ *     "generation.<key>" reads generation_config.json ("generation.eos_token_id");
+ *     "tokenizer_config.<key>" reads tokenizer_config.json ("tokenizer_config.add_bos_token");
+ *     a numeric path element indexes an array ("architectures.0"). JSON null counts as absent.
  * GGUF: keys are the metadata keys as written ("llama.embedding_length",
  *     "tokenizer.chat_template"). Every getter returns 1 when the key exists with a compatible
- *     type (integers also satisfy get_float), 0 otherwise. */
+ *     type (integers also satisfy get_float), 0 otherwise. For any array value (also arrays of
+ *     strings such as "tokenizer.ggml.tokens"), get_int_array with cap 0 reports its length. */
 typedef struct clcdd_config_view {
     void *self;
     clcdd_source_format format;
@@ -97,18 +102,25 @@ typedef struct clcdd_plugin {
                         size_t err_cap);
 
     /* Name and transform of (role, layer) in a checkpoint of this format. Returns 0 when the role
-     * exists for this model, 1 when it does not (e.g. biases of a bias-free family). */
+     * exists for this model, 1 when it does not (e.g. biases of a bias-free family), negative for
+     * a role or layer out of range. */
     int (*map_tensor)(const clcdd_hparams *hp, clcdd_source_format format, clcdd_tensor_role role,
                       uint32_t layer, clcdd_tensor_mapping *out);
 
     /* Render messages into the prompt string. Writes at most cap bytes including the NUL into
      * out and returns the full length needed (excluding the NUL), or a negative value on error
-     * (e.g. roles that do not alternate where the template requires it). */
+     * (e.g. roles that do not alternate where the template requires it): one of the
+     * CLCDD_CHAT_ERR_* values below. */
     long (*chat_template)(const clcdd_hparams *hp, const clcdd_chat_message *messages,
                           size_t n_messages, int add_generation_prompt, char *out, size_t cap);
 } clcdd_plugin;
 
 typedef const clcdd_plugin *(*clcdd_plugin_entry_fn)(void);
+
+/* Negative results of chat_template. */
+#define CLCDD_CHAT_ERR_INVALID (-1L)     /* bad arguments, or an unknown role */
+#define CLCDD_CHAT_ERR_ROLES (-2L)       /* the template refuses this sequence of roles */
+#define CLCDD_CHAT_ERR_NO_TEMPLATE (-3L) /* the model has no chat format */
 
 #ifdef __cplusplus
 }

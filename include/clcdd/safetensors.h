@@ -27,7 +27,7 @@ extern "C" {
 /* One tensor of an open checkpoint. Pointers stay valid until the checkpoint is closed. */
 typedef struct clcdd_tensor_view {
     const char *name;
-    clcdd_dtype dtype;
+    clcdd_file_dtype dtype;
     size_t n_dims;           /* 0 for a scalar */
     const uint64_t *shape;   /* (n_dims) row-major: shape[0] is the slowest axis */
     uint64_t n_elements;     /* prod(shape); 1 for a scalar, 0 for an empty tensor */
@@ -72,7 +72,7 @@ CLCDD_API clcdd_status clcdd_tensor_to_f32(const clcdd_tensor_view *t, float *ds
 
 typedef struct clcdd_st_write_tensor {
     const char *name;
-    clcdd_dtype dtype;
+    clcdd_file_dtype dtype;
     size_t n_dims;
     const uint64_t *shape; /* (n_dims) */
     const void *data;      /* prod(shape) * dtype size bytes, little-endian */

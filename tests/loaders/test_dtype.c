@@ -86,19 +86,19 @@ Test(dtype, bf16) {
 }
 
 Test(dtype, names_and_arrays) {
-    cr_assert_eq(clcdd_dtype_from_name("BF16"), CLCDD_DTYPE_BF16);
-    cr_assert_eq(clcdd_dtype_from_name("bf16"), CLCDD_DTYPE_INVALID);
-    cr_assert_eq(clcdd_dtype_bits(CLCDD_DTYPE_F4), 4);
-    cr_assert_str_eq(clcdd_dtype_name(CLCDD_DTYPE_F8_E4M3), "F8_E4M3");
+    cr_assert_eq(clcdd_file_dtype_from_name("BF16"), CLCDD_DTYPE_BF16);
+    cr_assert_eq(clcdd_file_dtype_from_name("bf16"), CLCDD_DTYPE_INVALID);
+    cr_assert_eq(clcdd_file_dtype_bits(CLCDD_DTYPE_F4), 4);
+    cr_assert_str_eq(clcdd_file_dtype_name(CLCDD_DTYPE_F8_E4M3), "F8_E4M3");
     int32_t ints[3] = {-5, 0, 7};
     float out[3];
-    cr_assert_eq(clcdd_dtype_to_f32(CLCDD_DTYPE_I32, ints, 3, out), CLCDD_OK);
+    cr_assert_eq(clcdd_file_dtype_to_f32(CLCDD_DTYPE_I32, ints, 3, out), CLCDD_OK);
     cr_assert(out[0] == -5.0f && out[1] == 0.0f && out[2] == 7.0f);
     unsigned char f8[2] = {0, 1};
-    cr_assert_eq(clcdd_dtype_to_f32(CLCDD_DTYPE_F8_E4M3, f8, 2, out), CLCDD_ERR_UNSUPPORTED);
+    cr_assert_eq(clcdd_file_dtype_to_f32(CLCDD_DTYPE_F8_E4M3, f8, 2, out), CLCDD_ERR_UNSUPPORTED);
     float in[2] = {1.5f, -2.25f};
     unsigned char h[5];
     clcdd_f32_to_f16_array(in, 2, h + 1); /* unaligned destination */
-    cr_assert_eq(clcdd_dtype_to_f32(CLCDD_DTYPE_F16, h + 1, 2, out), CLCDD_OK);
+    cr_assert_eq(clcdd_file_dtype_to_f32(CLCDD_DTYPE_F16, h + 1, 2, out), CLCDD_OK);
     cr_assert(out[0] == 1.5f && out[1] == -2.25f);
 }

@@ -1,0 +1,10 @@
+/* The mistral family plugin's descriptor, for linking the plugin statically (tests, or an application
+ * that wants no dlopen): clcdd_plugins_register_static(clcdd_plugin_mistral_descriptor()). */
+#ifndef CLCDD_PLUGIN_MISTRAL_H
+#define CLCDD_PLUGIN_MISTRAL_H
+
+#include "clcdd/plugin.h"
+
+const clcdd_plugin *clcdd_plugin_mistral_descriptor(void);
+
+#endif
