@@ -21,6 +21,9 @@ static clcdd_status need(const clcdd_tensor *t, clcdd_dtype dt, size_t numel, co
 /* Work-group size for a row reduction over `len` elements: a power of two, at most the
  * context's reduction size; a function of len and the device only (determinism). */
 static size_t row_wg(const clcdd_ctx *ctx, size_t len) {
+    /* CPU runtimes run a work-group's items as loops split at every barrier; a row is cheaper as
+     * one work-item walking it (many rows keep every core busy). */
+    if (ctx->dev.is_cpu) return 1;
     size_t w = 1;
     while (w < len && w < ctx->wg_reduce) w *= 2;
     return w;
