@@ -75,7 +75,7 @@ static int inspect_safetensors(const char *path, int json) {
         fprintf(o, "tensors: %zu\n", n);
     }
     for (size_t i = 0; i < n; i++) {
-        clcdd_tensor_view v;
+        clcdd_st_tensor v;
         clcdd_safetensors_get(st, i, &v);
         total += v.n_bytes;
         if (json) {

@@ -499,7 +499,7 @@ clcdd_status clcdd_safetensors_open(const char *path, clcdd_safetensors **out) {
 
 size_t clcdd_safetensors_count(const clcdd_safetensors *st) { return st ? st->n_tensors : 0; }
 
-static void fill_view(const clcdd_safetensors *st, const st_ref *r, clcdd_tensor_view *v) {
+static void fill_view(const clcdd_safetensors *st, const st_ref *r, clcdd_st_tensor *v) {
     const st_file *f = &st->files[r->file];
     const st_entry *e = &f->entries[r->entry];
     v->name = e->name;
@@ -513,7 +513,7 @@ static void fill_view(const clcdd_safetensors *st, const st_ref *r, clcdd_tensor
 }
 
 clcdd_status clcdd_safetensors_get(const clcdd_safetensors *st, size_t index,
-                                   clcdd_tensor_view *out) {
+                                   clcdd_st_tensor *out) {
     if (!st || !out || index >= st->n_tensors)
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "safetensors_get: index %zu out of range",
                           index);
@@ -522,7 +522,7 @@ clcdd_status clcdd_safetensors_get(const clcdd_safetensors *st, size_t index,
 }
 
 clcdd_status clcdd_safetensors_find(const clcdd_safetensors *st, const char *name,
-                                    clcdd_tensor_view *out) {
+                                    clcdd_st_tensor *out) {
     if (!st || !name || !out)
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "safetensors_find: NULL argument");
     st_ref key = {0, 0, name};
@@ -550,7 +550,7 @@ const char *clcdd_safetensors_metadata_get(const clcdd_safetensors *st, const ch
     return NULL;
 }
 
-clcdd_status clcdd_tensor_to_f32(const clcdd_tensor_view *t, float *dst, size_t capacity) {
+clcdd_status clcdd_tensor_to_f32(const clcdd_st_tensor *t, float *dst, size_t capacity) {
     if (!t) return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "tensor_to_f32: NULL tensor");
     if (t->n_elements > capacity)
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT,

@@ -25,7 +25,7 @@ extern "C" {
 #define CLCDD_SAFETENSORS_MAX_HEADER 100000000ULL
 
 /* One tensor of an open checkpoint. Pointers stay valid until the checkpoint is closed. */
-typedef struct clcdd_tensor_view {
+typedef struct clcdd_st_tensor {
     const char *name;
     clcdd_file_dtype dtype;
     size_t n_dims;           /* 0 for a scalar */
@@ -34,7 +34,7 @@ typedef struct clcdd_tensor_view {
     uint64_t n_bytes;
     const void *data;        /* read-only, possibly unaligned; NULL when n_bytes == 0 */
     const char *file;        /* the file holding the data (the shard for sharded checkpoints) */
-} clcdd_tensor_view;
+} clcdd_st_tensor;
 
 typedef struct clcdd_safetensors clcdd_safetensors;
 
@@ -53,10 +53,10 @@ CLCDD_API void clcdd_safetensors_close(clcdd_safetensors *st);
 /* Tensors in a fixed order: shard by shard (shards sorted by file name), by data offset. */
 CLCDD_API size_t clcdd_safetensors_count(const clcdd_safetensors *st);
 CLCDD_API clcdd_status clcdd_safetensors_get(const clcdd_safetensors *st, size_t index,
-                                             clcdd_tensor_view *out);
+                                             clcdd_st_tensor *out);
 /* Look a tensor up by name; CLCDD_ERR_NOT_FOUND (with a message) if absent. */
 CLCDD_API clcdd_status clcdd_safetensors_find(const clcdd_safetensors *st, const char *name,
-                                              clcdd_tensor_view *out);
+                                              clcdd_st_tensor *out);
 
 /* The __metadata__ string pairs (of the first shard for sharded checkpoints). */
 CLCDD_API size_t clcdd_safetensors_metadata_count(const clcdd_safetensors *st);
@@ -66,7 +66,7 @@ CLCDD_API const char *clcdd_safetensors_metadata_value(const clcdd_safetensors *
 CLCDD_API const char *clcdd_safetensors_metadata_get(const clcdd_safetensors *st, const char *key);
 
 /* Convert a tensor to f32 into dst, which holds `capacity` floats (must be >= n_elements). */
-CLCDD_API clcdd_status clcdd_tensor_to_f32(const clcdd_tensor_view *t, float *dst, size_t capacity);
+CLCDD_API clcdd_status clcdd_tensor_to_f32(const clcdd_st_tensor *t, float *dst, size_t capacity);
 
 /* ---- Writing -------------------------------------------------------------------------------- */
 

@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     clcdd_safetensors *st = NULL;
     if (clcdd_safetensors_open_memory(data, size, "fuzz", &st) != CLCDD_OK) return 0;
     for (size_t i = 0; i < clcdd_safetensors_count(st); i++) {
-        clcdd_tensor_view v, w;
+        clcdd_st_tensor v, w;
         if (clcdd_safetensors_get(st, i, &v) != CLCDD_OK) abort();
         if (clcdd_safetensors_find(st, v.name, &w) != CLCDD_OK || w.data != v.data) abort();
         if (v.n_elements <= (1u << 16)) {

@@ -104,7 +104,7 @@ Test(gguf, dequantise_matches_gguf_py) {
     cr_assert_eq(clcdd_gguf_tensor_count(g), 12u);
     for (size_t i = 0; i < clcdd_gguf_tensor_count(g); i++) {
         clcdd_gguf_tensor t;
-        clcdd_tensor_view e;
+        clcdd_st_tensor e;
         cr_assert_eq(clcdd_gguf_get_tensor(g, i, &t), CLCDD_OK);
         cr_assert_eq(clcdd_safetensors_find(ex, t.name, &e), CLCDD_OK, "%s", t.name);
         cr_assert_eq(t.n_elements, e.n_elements, "%s", t.name);

@@ -56,7 +56,7 @@ Test(safetensors, write_then_read) {
     clcdd_safetensors *st = open_ok(path);
     cr_assert_eq(clcdd_safetensors_count(st), 5u);
     cr_assert_str_eq(clcdd_safetensors_metadata_get(st, "origin"), "clcdd");
-    clcdd_tensor_view v;
+    clcdd_st_tensor v;
     cr_assert_eq(clcdd_safetensors_find(st, "alpha", &v), CLCDD_OK);
     cr_assert_eq(v.n_dims, 2u);
     cr_assert(v.shape[0] == 2 && v.shape[1] == 3 && v.n_bytes == 24);
@@ -127,7 +127,7 @@ Test(safetensors, python_dtypes_fixture) {
     cr_assert_eq(clcdd_safetensors_count(st), clcdd_safetensors_count(ex));
     cr_assert_geq(clcdd_safetensors_count(st), 10u);
     for (size_t i = 0; i < clcdd_safetensors_count(st); i++) {
-        clcdd_tensor_view v, e;
+        clcdd_st_tensor v, e;
         cr_assert_eq(clcdd_safetensors_get(st, i, &v), CLCDD_OK);
         cr_assert_eq(clcdd_safetensors_find(ex, v.name, &e), CLCDD_OK, "%s", v.name);
         cr_assert_eq(v.n_elements, e.n_elements, "%s", v.name);
@@ -150,7 +150,7 @@ Test(safetensors, python_dtypes_fixture) {
  * (numpy/ml_dtypes round to nearest even): our f32->bf16/f16 must give the same bits. */
 Test(safetensors, python_rounding_matches) {
     clcdd_safetensors *st = open_ok(FIXTURES "/st_rounding.safetensors");
-    clcdd_tensor_view src, bf, hf;
+    clcdd_st_tensor src, bf, hf;
     cr_assert_eq(clcdd_safetensors_find(st, "src_f32", &src), CLCDD_OK);
     cr_assert_eq(clcdd_safetensors_find(st, "as_bf16", &bf), CLCDD_OK);
     cr_assert_eq(clcdd_safetensors_find(st, "as_f16", &hf), CLCDD_OK);
@@ -177,7 +177,7 @@ Test(safetensors, python_sharded_fixture) {
     for (int p = 0; p < 2; p++) {
         clcdd_safetensors *st = open_ok(paths[p]);
         cr_assert_eq(clcdd_safetensors_count(st), 4u);
-        clcdd_tensor_view v;
+        clcdd_st_tensor v;
         cr_assert_eq(clcdd_safetensors_find(st, "model.rotary_emb.inv_freq", &v), CLCDD_ERR_NOT_FOUND);
         cr_assert_eq(clcdd_safetensors_find(st, "model.embed_tokens.weight", &v), CLCDD_OK);
         cr_assert(strstr(v.file, "model-00001-of-00002.safetensors"));
@@ -232,7 +232,7 @@ Test(safetensors, unaligned_data) {
     clcdd_safetensors *st = NULL;
     cr_assert_eq(clcdd_safetensors_open_memory(buf, 8 + n + 9, "unaligned", &st), CLCDD_OK, "%s",
                  clcdd_last_error());
-    clcdd_tensor_view v;
+    clcdd_st_tensor v;
     cr_assert_eq(clcdd_safetensors_find(st, "b", &v), CLCDD_OK);
     float out[2];
     cr_assert_eq(clcdd_tensor_to_f32(&v, out, 2), CLCDD_OK);
