@@ -84,3 +84,18 @@ __kernel void prompt_grad(__global float *dP, const ulong dp_off, __global const
         if (ids[r] == -1 - k) acc += dx[dx_off + (size_t)r * d + j];
     dP[dp_off + i] += acc;
 }
+
+/* Embedding backward without atomics: the host groups the batch's rows by token id (CSR:
+ * ids_u[u] is the u-th distinct id, rows[starts[u] .. starts[u+1]) its rows, in order).
+ * dE[ids_u[u]] += sum of dx over those rows. One work-item per (u, j); deterministic. */
+__kernel void embed_backward(__global float *dE, const ulong de_off, __global const float *dx,
+                             const ulong dx_off, __global const int *ids_u,
+                             __global const int *starts, __global const int *rows,
+                             const uint n_unique, const uint d) {
+    size_t i = get_global_id(0);
+    if (i >= (size_t)n_unique * d) return;
+    size_t u = i / d, j = i % d;
+    float acc = 0.0f;
+    for (int k = starts[u]; k < starts[u + 1]; k++) acc += dx[dx_off + (size_t)rows[k] * d + j];
+    dE[de_off + (size_t)ids_u[u] * d + j] += acc;
+}

@@ -91,7 +91,8 @@ clcdd_status clcdd_trainer_create(clcdd_ctx *ctx, clcdd_model *m, const clcdd_tr
     t->h_ids = malloc(N * sizeof *t->h_ids);
     t->h_pos = malloc(N * sizeof *t->h_pos);
     t->h_tg = malloc(N * sizeof *t->h_tg);
-    if (!t->h_ids || !t->h_pos || !t->h_tg) {
+    t->h_csr = malloc((3 * N + 1) * sizeof *t->h_csr);
+    if (!t->h_ids || !t->h_pos || !t->h_tg || !t->h_csr) {
         st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "trainer buffers");
         goto fail;
     }
@@ -105,6 +106,13 @@ clcdd_status clcdd_trainer_create(clcdd_ctx *ctx, clcdd_model *m, const clcdd_tr
         (st = clcdd_tensor_create(ctx, CLCDD_F32, 1, one, "loss sum", &t->loss_sum)) ||
         (st = clcdd_tensor_create(ctx, CLCDD_F32, 1, one, "window loss", &t->window_loss)))
         goto fail;
+    if (clcdd_grads_has(&t->grads, CLCDD_ROLE_EMBED, 0)) {
+        int64_t n1[1] = {(int64_t)N + 1};
+        if ((st = make_i32(ctx, N, "token groups", &t->csr_ids)) ||
+            (st = clcdd_tensor_create(ctx, CLCDD_I32, 1, n1, "token group starts", &t->csr_starts)) ||
+            (st = make_i32(ctx, N, "token group rows", &t->csr_rows)))
+            goto fail;
+    }
     return CLCDD_OK;
 fail:
     clcdd_trainer_destroy(t);
@@ -123,6 +131,10 @@ void clcdd_trainer_destroy(clcdd_trainer *t) {
     clcdd_tensor_destroy(&t->loss_rows);
     clcdd_tensor_destroy(&t->loss_sum);
     clcdd_tensor_destroy(&t->window_loss);
+    clcdd_tensor_destroy(&t->csr_ids);
+    clcdd_tensor_destroy(&t->csr_starts);
+    clcdd_tensor_destroy(&t->csr_rows);
+    free(t->h_csr);
     free(t->h_ids);
     free(t->h_pos);
     free(t->h_tg);
@@ -210,7 +222,25 @@ clcdd_status clcdd_trainer_step(clcdd_trainer *t, const clcdd_dataset *d, float 
                 t->h_tg[r] = (s + 1 < len && e->loss[s + 1]) ? e->ids[s + 1] : -1;
             }
         }
-        clcdd_batch bt = {B, T, head(&t->ids, B * T), head(&t->pos, B * T), head(&t->lens, B)};
+        clcdd_batch bt;
+        memset(&bt, 0, sizeof bt);
+        bt.B = B;
+        bt.T = T;
+        bt.ids = head(&t->ids, B * T);
+        bt.pos = head(&t->pos, B * T);
+        bt.key_len = head(&t->lens, B);
+        if (t->csr_ids.buf) {
+            /* Padding rows carry id 0 but never reach the loss: their gradient is zero. */
+            int32_t *u = t->h_csr, *s0 = u + B * T, *r = s0 + B * T + 1;
+            bt.n_unique = clcdd_embed_csr(t->h_ids, B * T, u, s0, r);
+            bt.csr_ids = head(&t->csr_ids, bt.n_unique ? bt.n_unique : 1);
+            bt.csr_starts = head(&t->csr_starts, bt.n_unique + 1);
+            bt.csr_rows = head(&t->csr_rows, B * T);
+            if ((st = clcdd_tensor_upload(ctx, &bt.csr_ids, u)) ||
+                (st = clcdd_tensor_upload(ctx, &bt.csr_starts, s0)) ||
+                (st = clcdd_tensor_upload(ctx, &bt.csr_rows, r)))
+                goto done;
+        }
         clcdd_tensor tg = head(&t->targets, B * T), lr = head(&t->loss_rows, B * T);
         clcdd_tensor logits = clcdd_act(&t->acts, t->acts.logits);
         if ((st = clcdd_tensor_upload(ctx, &bt.ids, t->h_ids)) ||

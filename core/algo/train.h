@@ -52,7 +52,8 @@ typedef struct clcdd_trainer {
     clcdd_grads grads;
     clcdd_optim optim;
     clcdd_tensor ids, pos, lens, targets, loss_rows, loss_sum, window_loss;
-    int32_t *h_ids, *h_pos, *h_tg;
+    clcdd_tensor csr_ids, csr_starts, csr_rows; /* embedding-gradient grouping (if trainable) */
+    int32_t *h_ids, *h_pos, *h_tg, *h_csr;
     size_t *order;           /* data permutation of the current epoch */
     size_t cursor;           /* next position in order */
     uint64_t epoch;

@@ -20,10 +20,7 @@ clcdd_status clcdd_grads_create(clcdd_ctx *ctx, const clcdd_model *m,
                                 const int trainable[CLCDD_ROLE_COUNT], clcdd_grads *g) {
     memset(g, 0, sizeof *g);
     g->n_layers = m->hp.n_layers;
-    if (trainable[CLCDD_ROLE_EMBED] || (trainable[CLCDD_ROLE_LM_HEAD] && m->hp.tie_word_embeddings))
-        return clcdd_fail(CLCDD_ERR_UNSUPPORTED,
-                          "training the token embeddings (directly or through a tied lm_head) is "
-                          "not supported: they stay frozen (ALGORITHMS.md: SFT and LCDD freeze them)");
+    int tied_train = m->hp.tie_word_embeddings && (trainable[CLCDD_ROLE_EMBED] || trainable[CLCDD_ROLE_LM_HEAD]);
     size_t rows = (size_t)m->hp.n_layers + 1;
     g->slots = malloc(rows * CLCDD_ROLE_COUNT * sizeof *g->slots);
     if (!g->slots) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "gradient slots");
@@ -31,7 +28,8 @@ clcdd_status clcdd_grads_create(clcdd_ctx *ctx, const clcdd_model *m,
     clcdd_arena_init(&g->arena, "gradients");
     for (size_t i = 0; i < rows * CLCDD_ROLE_COUNT; i++) {
         int role = (int)(i % CLCDD_ROLE_COUNT);
-        if (!trainable[role] || m->slots[i] == CLCDD_NO_SLOT) continue;
+        int want = trainable[role] || (role == CLCDD_ROLE_EMBED && tied_train);
+        if (!want || m->slots[i] == CLCDD_NO_SLOT) continue;
         if (i < CLCDD_ROLE_COUNT && clcdd_role_is_per_layer((clcdd_tensor_role)role)) continue;
         const clcdd_arena_slot *ps = &m->params.slots[m->slots[i]];
         clcdd_status st = clcdd_arena_add(&g->arena, ps->name, CLCDD_F32, ps->ndim, ps->shape, &g->slots[i]);
@@ -225,8 +223,24 @@ clcdd_status clcdd_decoder_backward(clcdd_ctx *ctx, const clcdd_model *m, const 
     clcdd_tensor dx = clcdd_arena_view(&s->arena, s->dx), dxf = clcdd_arena_view(&s->arena, s->da);
     TRY(linear_bwd(ctx, m, gr, CLCDD_ROLE_LM_HEAD, CLCDD_ROLE_COUNT, 0, &dxf, 0.0f, &dlogits, &xf,
                    N, V, d));
+    int embed_grad = clcdd_grads_has(gr, CLCDD_ROLE_EMBED, 0);
+    if (embed_grad && hp->tie_word_embeddings) {
+        /* The tied head's weight gradient lands in the embedding's. */
+        clcdd_tensor dE = clcdd_grads_tensor(gr, CLCDD_ROLE_EMBED, 0);
+        TRY(clcdd_gemm(ctx, CLCDD_TRANS, CLCDD_NO_TRANS, V, d, N, 1.0f, mat(&dlogits, V),
+                       mat(&xf, d), 1.0f, mat(&dE, d)));
+    }
     TRY(norm_bwd(ctx, m, gr, CLCDD_ROLE_FINAL_NORM, 0, &dx, 0, &dxf, &xL, &rf, N, d));
     for (uint32_t l = hp->n_layers; l-- > 0;) TRY(layer_backward(ctx, m, bt, A, gr, s, l));
     if (dprompt && prompt_rows) TRY(clcdd_prompt_grad(ctx, dprompt, &dx, &bt->ids, N, d, prompt_rows));
+    if (embed_grad) {
+        if (!bt->csr_ids.buf)
+            return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT,
+                              "the embeddings are trainable but the batch has no token grouping "
+                              "(clcdd_batch_add_csr)");
+        clcdd_tensor dE = clcdd_grads_tensor(gr, CLCDD_ROLE_EMBED, 0);
+        TRY(clcdd_embed_backward(ctx, &dE, &dx, &bt->csr_ids, &bt->csr_starts, &bt->csr_rows,
+                                 bt->n_unique, d));
+    }
     return CLCDD_OK;
 }

@@ -40,7 +40,32 @@ clcdd_status clcdd_batch_create(clcdd_ctx *ctx, size_t B, size_t T, const int32_
     return st;
 }
 
+clcdd_status clcdd_batch_add_csr(clcdd_ctx *ctx, clcdd_batch *b, const int32_t *ids_host) {
+    size_t n = b->B * b->T;
+    int32_t *u = malloc(n * sizeof *u), *s = malloc((n + 1) * sizeof *s), *r = malloc(n * sizeof *r);
+    clcdd_status st = CLCDD_OK;
+    if (!u || !s || !r) {
+        st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "embedding gradient index");
+        goto done;
+    }
+    b->n_unique = clcdd_embed_csr(ids_host, n, u, s, r);
+    int64_t sn[1] = {(int64_t)n}, sn1[1] = {(int64_t)n + 1};
+    if ((st = clcdd_tensor_create(ctx, CLCDD_I32, 1, sn, "token groups", &b->csr_ids)) ||
+        (st = clcdd_tensor_create(ctx, CLCDD_I32, 1, sn1, "token group starts", &b->csr_starts)) ||
+        (st = clcdd_tensor_create(ctx, CLCDD_I32, 1, sn, "token group rows", &b->csr_rows)) ||
+        (st = clcdd_tensor_upload(ctx, &b->csr_ids, u)) ||
+        (st = clcdd_tensor_upload(ctx, &b->csr_starts, s)) ||
+        (st = clcdd_tensor_upload(ctx, &b->csr_rows, r)))
+        goto done;
+done:
+    free(u), free(s), free(r);
+    return st;
+}
+
 void clcdd_batch_destroy(clcdd_batch *b) {
+    clcdd_tensor_destroy(&b->csr_ids);
+    clcdd_tensor_destroy(&b->csr_starts);
+    clcdd_tensor_destroy(&b->csr_rows);
     clcdd_tensor_destroy(&b->ids);
     clcdd_tensor_destroy(&b->pos);
     clcdd_tensor_destroy(&b->key_len);

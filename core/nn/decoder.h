@@ -15,12 +15,18 @@ typedef struct clcdd_batch {
     clcdd_tensor ids;     /* I32 (N) */
     clcdd_tensor pos;     /* I32 (N) */
     clcdd_tensor key_len; /* I32 (B) */
+    /* Optional (buf NULL when absent): rows grouped by token id for the embedding gradient,
+     * built on the host with clcdd_embed_csr (see ops.h). */
+    clcdd_tensor csr_ids, csr_starts, csr_rows;
+    size_t n_unique;
 } clcdd_batch;
 
 /* Upload a right-padded batch: ids_host (B*T), lens (B); positions are pos0 + t. */
 clcdd_status clcdd_batch_create(clcdd_ctx *ctx, size_t B, size_t T, const int32_t *ids_host,
                                 const int32_t *lens, int32_t pos0, clcdd_batch *out);
 void clcdd_batch_destroy(clcdd_batch *b);
+/* Build and upload the row grouping the embedding gradient needs (ids_host: the batch's ids). */
+clcdd_status clcdd_batch_add_csr(clcdd_ctx *ctx, clcdd_batch *b, const int32_t *ids_host);
 
 /* Per-layer activation slots (indices into the activation arena). */
 typedef struct clcdd_layer_acts {

@@ -72,7 +72,13 @@ clcdd_status clcdd_generate_greedy(clcdd_ctx *ctx, const clcdd_model *m,
             clcdd_tensor vi = t_ids, vp = t_pos, vl = t_len;
             vi.shape[0] = vp.shape[0] = (int64_t)(B * T);
             vl.shape[0] = (int64_t)B;
-            clcdd_batch bt = {B, T, vi, vp, vl};
+            clcdd_batch bt;
+            memset(&bt, 0, sizeof bt);
+            bt.B = B;
+            bt.T = T;
+            bt.ids = vi;
+            bt.pos = vp;
+            bt.key_len = vl;
             clcdd_tensor vr = t_rows, vn = t_next, logits = clcdd_act(&A, A.logits);
             vr.shape[0] = vn.shape[0] = (int64_t)B;
             if ((st = clcdd_tensor_upload(ctx, &vi, ids)) || (st = clcdd_tensor_upload(ctx, &vp, pos)) ||

@@ -1,5 +1,7 @@
 #include "nn/ops.h"
 
+#include <stdlib.h>
+
 #include "runtime/ctx_internal.h"
 
 /* Element offset of a tensor of element size es (tensors are created aligned). */
@@ -328,4 +330,56 @@ clcdd_status clcdd_argmax_rows(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_te
     CL_TRY(clSetKernelArg(k, i++, wg * sizeof(float), NULL), "argmax scratch");
     CL_TRY(clSetKernelArg(k, i++, wg * sizeof(cl_int), NULL), "argmax scratch");
     return launch_rows(ctx, k, n, wg, "argmax_rows");
+}
+
+clcdd_status clcdd_embed_backward(clcdd_ctx *ctx, clcdd_tensor *dE, const clcdd_tensor *dx,
+                                  const clcdd_tensor *ids_u, const clcdd_tensor *starts,
+                                  const clcdd_tensor *rows, size_t n_unique, size_t d) {
+    if (n_unique == 0) return CLCDD_OK;
+    TRY(need(dE, CLCDD_F32, d, "embedding backward", "dE"));
+    TRY(need(dx, CLCDD_F32, d, "embedding backward", "dx"));
+    TRY(need(ids_u, CLCDD_I32, n_unique, "embedding backward", "ids"));
+    TRY(need(starts, CLCDD_I32, n_unique + 1, "embedding backward", "starts"));
+    if (ids_u->offset || starts->offset || rows->offset)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "embedding backward: index tensors must not be views");
+    cl_kernel k;
+    TRY(clcdd_ctx_kernel(ctx, "elementwise", "", "embed_backward", &k));
+    cl_ulong eo = eoff(dE), xo = eoff(dx);
+    cl_uint nu = (cl_uint)n_unique, ud = (cl_uint)d;
+    int i = 0;
+    KARG(k, i++, dE->buf); KARG(k, i++, eo); KARG(k, i++, dx->buf); KARG(k, i++, xo);
+    KARG(k, i++, ids_u->buf); KARG(k, i++, starts->buf); KARG(k, i++, rows->buf);
+    KARG(k, i++, nu); KARG(k, i++, ud);
+    return clcdd_launch_1d(ctx, k, n_unique * d, "embed_backward");
+}
+
+static int cmp_pair(const void *a, const void *b) {
+    const int32_t *x = a, *y = b;
+    if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
+    return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+size_t clcdd_embed_csr(const int32_t *ids, size_t n, int32_t *ids_u, int32_t *starts, int32_t *rows) {
+    int32_t *pairs = malloc(2 * (n ? n : 1) * sizeof *pairs);
+    if (!pairs) return 0;
+    size_t m = 0;
+    for (size_t r = 0; r < n; r++)
+        if (ids[r] >= 0) {
+            pairs[2 * m] = ids[r];
+            pairs[2 * m + 1] = (int32_t)r;
+            m++;
+        }
+    qsort(pairs, m, 2 * sizeof *pairs, cmp_pair);
+    size_t u = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (i == 0 || pairs[2 * i] != pairs[2 * i - 2]) {
+            ids_u[u] = pairs[2 * i];
+            starts[u] = (int32_t)i;
+            u++;
+        }
+        rows[i] = pairs[2 * i + 1];
+    }
+    starts[u] = (int32_t)m;
+    free(pairs);
+    return u;
 }

@@ -80,3 +80,11 @@ clcdd_status clcdd_prompt_grad(clcdd_ctx *ctx, clcdd_tensor *dP, const clcdd_ten
 /* out[b] (I32) = argmax of logits row rows[b] (I32), b < n. */
 clcdd_status clcdd_argmax_rows(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *logits,
                                const clcdd_tensor *rows, size_t n, size_t V);
+/* dE (V, d) += per-token sums of dx (rows, d) grouped by the CSR (ids_u, starts, rows) that
+ * clcdd_embed_csr builds on the host from the batch's ids. */
+clcdd_status clcdd_embed_backward(clcdd_ctx *ctx, clcdd_tensor *dE, const clcdd_tensor *dx,
+                                  const clcdd_tensor *ids_u, const clcdd_tensor *starts,
+                                  const clcdd_tensor *rows, size_t n_unique, size_t d);
+/* Host: group rows (ids >= 0 only) by id. ids_u, starts (n_unique + 1) and rows need n entries
+ * (n + 1 for starts). Returns n_unique. Stable: rows of an id stay in increasing order. */
+size_t clcdd_embed_csr(const int32_t *ids, size_t n, int32_t *ids_u, int32_t *starts, int32_t *rows);
