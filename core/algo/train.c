@@ -99,7 +99,7 @@ clcdd_status clcdd_trainer_create(clcdd_ctx *ctx, clcdd_model *m, const clcdd_tr
     if ((st = clcdd_acts_create(ctx, &m->hp, B, max_len, 1, &t->acts)) ||
         (st = clcdd_bwd_scratch_create(ctx, &m->hp, B, max_len, &t->scratch)) ||
         (st = clcdd_grads_create(ctx, m, cfg->trainable, &t->grads)) ||
-        (st = clcdd_optim_create(ctx, &t->grads, &cfg->optim, &t->optim)) ||
+        (!cfg->no_optimizer && (st = clcdd_optim_create(ctx, &t->grads, &cfg->optim, &t->optim))) ||
         (st = make_i32(ctx, N, "token ids", &t->ids)) || (st = make_i32(ctx, N, "positions", &t->pos)) ||
         (st = make_i32(ctx, B, "lengths", &t->lens)) || (st = make_i32(ctx, N, "targets", &t->targets)) ||
         (st = clcdd_tensor_create(ctx, CLCDD_F32, 1, nn, "token losses", &t->loss_rows)) ||
@@ -177,6 +177,16 @@ static clcdd_tensor head(const clcdd_tensor *base, size_t n) {
 }
 
 clcdd_status clcdd_trainer_step(clcdd_trainer *t, const clcdd_dataset *d, float *loss) {
+    if (t->cfg.no_optimizer)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "this trainer has no optimizer (gradients only)");
+    TRY(clcdd_trainer_accumulate(t, d));
+    TRY(clcdd_optim_step(t->ctx, &t->optim, t->model, &t->grads, clcdd_train_lr(&t->cfg, t->step)));
+    t->step++;
+    if (loss) TRY(clcdd_tensor_download(t->ctx, &t->window_loss, loss));
+    return CLCDD_OK;
+}
+
+clcdd_status clcdd_trainer_accumulate(clcdd_trainer *t, const clcdd_dataset *d) {
     if (d->n == 0) return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "the training set is empty");
     clcdd_ctx *ctx = t->ctx;
     const clcdd_hparams *hp = &t->model->hp;
@@ -254,10 +264,6 @@ clcdd_status clcdd_trainer_step(clcdd_trainer *t, const clcdd_dataset *d, float 
             (st = clcdd_decoder_backward(ctx, t->model, &bt, &t->acts, &t->grads, &t->scratch, NULL, 0)))
             goto done;
     }
-    st = clcdd_optim_step(ctx, &t->optim, t->model, &t->grads, clcdd_train_lr(&t->cfg, t->step));
-    if (st != CLCDD_OK) goto done;
-    t->step++;
-    if (loss) st = clcdd_tensor_download(ctx, &t->window_loss, loss);
 done:
     free(pick);
     return st;

@@ -36,6 +36,7 @@ typedef struct clcdd_train_config {
     clcdd_optim_config optim;
     uint64_t seed;           /* data order */
     int trainable[CLCDD_ROLE_COUNT];
+    int no_optimizer;        /* 1: gradients only (a caller such as LCDD steps the weights itself) */
 } clcdd_train_config;
 
 /* ALGORITHMS.md §2 defaults: micro-batch 8, accumulation 4, AdamW lr 2e-5, 10% warm-up, linear
@@ -67,6 +68,10 @@ void clcdd_trainer_destroy(clcdd_trainer *t);
 /* One optimizer step over cfg.accum micro-batches drawn in the seeded order. When loss is not
  * NULL, waits for the step and returns the window's mean token loss. */
 clcdd_status clcdd_trainer_step(clcdd_trainer *t, const clcdd_dataset *d, float *loss);
+
+/* The gradient half of a step: zero the gradients, run cfg.accum micro-batches (forward, loss,
+ * backward), leave the gradients in t->grads and the window's mean loss in t->window_loss. */
+clcdd_status clcdd_trainer_accumulate(clcdd_trainer *t, const clcdd_dataset *d);
 
 /* Learning rate of step s (0-based) under the config's schedule. */
 float clcdd_train_lr(const clcdd_train_config *c, int64_t s);

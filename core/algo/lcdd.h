@@ -1,0 +1,85 @@
+/* LCDD: Loss-Constrained Dual Descent (ALGORITHMS.md §3).
+ *
+ * Three copies of the model live on the device: the base W0 (frozen), the trainable W (starts as
+ * the SFT model) and W_eff = W0 + (r c^T) * (W - W0), the model the forward and backward run on.
+ * Per layer 8 mask groups, flat theta layout layer by layer in this order:
+ *   ffn_read (d) | ffn_hidden (f) | ffn_write (d) | attn_read (d) | attn_q (d_q) | attn_k (d_kv)
+ *   | attn_v (d_kv) | attn_write (d)
+ * Masks are 1[theta > 0]. Norm weights of W are trained freely and used directly; embeddings and
+ * lm_head are frozen. Everything per step stays on the device, including the dual update; the
+ * host reads state only on logging steps. */
+#ifndef CLCDD_ALGO_LCDD_H
+#define CLCDD_ALGO_LCDD_H
+
+#include "algo/train.h"
+
+enum {
+    CLCDD_MASK_FFN_READ = 0,
+    CLCDD_MASK_FFN_HIDDEN,
+    CLCDD_MASK_FFN_WRITE,
+    CLCDD_MASK_ATTN_READ,
+    CLCDD_MASK_ATTN_Q,
+    CLCDD_MASK_ATTN_K,
+    CLCDD_MASK_ATTN_V,
+    CLCDD_MASK_ATTN_WRITE,
+    CLCDD_MASK_GROUPS
+};
+
+const char *clcdd_mask_group_name(int group);
+/* Length of a group, its offset inside a layer's block, and the block size. */
+size_t clcdd_mask_group_len(const clcdd_hparams *hp, int group);
+size_t clcdd_mask_group_offset(const clcdd_hparams *hp, int group);
+size_t clcdd_mask_layer_size(const clcdd_hparams *hp);
+
+typedef struct clcdd_lcdd_config {
+    clcdd_train_config train;   /* micro-batch, accumulation, steps, AdamW for the weights */
+    float rho;                  /* budget slack: eps = baseline * (1 + rho) (0.30) */
+    int64_t T_w;                /* penalty warm-up steps (300) */
+    float lambda_init, lambda_min, lambda_max; /* 0.01, 1e-6, 10 */
+    float eta_grow, eta_shrink; /* 0.1, 0.1 */
+    float v_clip;               /* 0.5 */
+    float ema_beta;             /* 0.95 */
+    float theta_lr;             /* 0.1, plain SGD */
+    float theta_mean, theta_std;/* init N(1.5, 0.5^2) */
+    uint64_t seed;              /* theta init */
+} clcdd_lcdd_config;
+
+/* ALGORITHMS.md §3 defaults (the paper-scale recipe). */
+void clcdd_lcdd_config_default(clcdd_lcdd_config *c, int64_t steps);
+
+typedef struct clcdd_lcdd_state {
+    float lambda, ema_hat, baseline, budget, last_loss, last_v;
+    int baseline_set;
+    size_t active, total;       /* active mask channels */
+} clcdd_lcdd_state;
+
+typedef struct clcdd_lcdd {
+    clcdd_ctx *ctx;
+    clcdd_lcdd_config cfg;
+    clcdd_model *w0;            /* base (borrowed) */
+    clcdd_model w;              /* trainable weights (initialised from the SFT model) */
+    clcdd_model weff;           /* effective model */
+    clcdd_tensor theta, mask, dmask, dual; /* (n_mask) x 3, dual state (16) */
+    size_t n_mask;
+    clcdd_grads grads_w;        /* gradients of W (projections, biases, norms) */
+    clcdd_optim optim;          /* AdamW over W */
+    clcdd_trainer inner;        /* forward/backward machinery over W_eff (its optimizer unused) */
+    int64_t step;
+} clcdd_lcdd;
+
+/* base and sft must have identical hparams. W is copied from sft, W_eff's frozen parts from base.
+ * max_len: longest training sequence. */
+clcdd_status clcdd_lcdd_create(clcdd_ctx *ctx, clcdd_model *base, const clcdd_model *sft,
+                               const clcdd_lcdd_config *cfg, size_t max_len, clcdd_lcdd *out);
+void clcdd_lcdd_destroy(clcdd_lcdd *l);
+
+/* One optimizer step. state (optional) is read back from the device when given. */
+clcdd_status clcdd_lcdd_step(clcdd_lcdd *l, const clcdd_dataset *d, clcdd_lcdd_state *state);
+
+/* Recompute W_eff from the current masks and weights (the LCDD model). */
+clcdd_status clcdd_lcdd_build_effective(clcdd_lcdd *l);
+
+/* Read the dual state and count active channels (host sync). */
+clcdd_status clcdd_lcdd_read_state(clcdd_lcdd *l, clcdd_lcdd_state *out);
+
+#endif
