@@ -99,3 +99,11 @@ __kernel void embed_backward(__global float *dE, const ulong de_off, __global co
     for (int k = starts[u]; k < starts[u + 1]; k++) acc += dx[dx_off + (size_t)rows[k] * d + j];
     dE[de_off + (size_t)ids_u[u] * d + j] += acc;
 }
+
+/* y = a * b element-wise */
+__kernel void mul_f32(__global float *y, const ulong y_off, __global const float *a,
+                      const ulong a_off, __global const float *b, const ulong b_off,
+                      const ulong n) {
+    size_t i = get_global_id(0);
+    if (i < n) y[y_off + i] = a[a_off + i] * b[b_off + i];
+}

@@ -214,6 +214,14 @@ static clcdd_status layer_backward(clcdd_ctx *ctx, const clcdd_model *m, const c
 clcdd_status clcdd_decoder_backward(clcdd_ctx *ctx, const clcdd_model *m, const clcdd_batch *bt,
                                     clcdd_acts *A, clcdd_grads *gr, clcdd_bwd_scratch *s,
                                     clcdd_tensor *dprompt, size_t prompt_rows) {
+    return clcdd_decoder_backward_hooked(ctx, m, bt, A, gr, s, dprompt, prompt_rows, NULL, NULL);
+}
+
+clcdd_status clcdd_decoder_backward_hooked(clcdd_ctx *ctx, const clcdd_model *m,
+                                           const clcdd_batch *bt, clcdd_acts *A, clcdd_grads *gr,
+                                           clcdd_bwd_scratch *s, clcdd_tensor *dprompt,
+                                           size_t prompt_rows, clcdd_backward_hook hook,
+                                           void *user) {
     const clcdd_hparams *hp = &m->hp;
     if (!A->training)
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "backward needs training-mode activations");
@@ -231,7 +239,10 @@ clcdd_status clcdd_decoder_backward(clcdd_ctx *ctx, const clcdd_model *m, const 
                        mat(&xf, d), 1.0f, mat(&dE, d)));
     }
     TRY(norm_bwd(ctx, m, gr, CLCDD_ROLE_FINAL_NORM, 0, &dx, 0, &dxf, &xL, &rf, N, d));
-    for (uint32_t l = hp->n_layers; l-- > 0;) TRY(layer_backward(ctx, m, bt, A, gr, s, l));
+    for (uint32_t l = hp->n_layers; l-- > 0;) {
+        if (hook) TRY(hook(ctx, l, &dx, user));
+        TRY(layer_backward(ctx, m, bt, A, gr, s, l));
+    }
     if (dprompt && prompt_rows) TRY(clcdd_prompt_grad(ctx, dprompt, &dx, &bt->ids, N, d, prompt_rows));
     if (embed_grad) {
         if (!bt->csr_ids.buf)

@@ -41,4 +41,16 @@ clcdd_status clcdd_decoder_backward(clcdd_ctx *ctx, const clcdd_model *m, const 
                                     clcdd_acts *acts, clcdd_grads *grads, clcdd_bwd_scratch *s,
                                     clcdd_tensor *dprompt, size_t prompt_rows);
 
+/* Called during the backward when dx (N, d) holds d loss / d x[layer + 1] (the output of block
+ * `layer`), before that block is reversed: a place to add gradients of losses on intermediate
+ * activations (the eraser's activation matching). Return a status; non-OK aborts. */
+typedef clcdd_status (*clcdd_backward_hook)(clcdd_ctx *ctx, uint32_t layer, clcdd_tensor *dx,
+                                            void *user);
+
+clcdd_status clcdd_decoder_backward_hooked(clcdd_ctx *ctx, const clcdd_model *m,
+                                           const clcdd_batch *bt, clcdd_acts *acts,
+                                           clcdd_grads *grads, clcdd_bwd_scratch *s,
+                                           clcdd_tensor *dprompt, size_t prompt_rows,
+                                           clcdd_backward_hook hook, void *user);
+
 #endif

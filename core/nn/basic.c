@@ -16,14 +16,26 @@ static clcdd_status same_numel(const clcdd_tensor *a, const clcdd_tensor *b, con
     return CLCDD_OK;
 }
 
+static clcdd_status binary(clcdd_ctx *ctx, const char *kname, clcdd_tensor *y, const clcdd_tensor *a,
+                          const clcdd_tensor *b);
+
+clcdd_status clcdd_mul(clcdd_ctx *ctx, clcdd_tensor *y, const clcdd_tensor *a, const clcdd_tensor *b) {
+    return binary(ctx, "mul_f32", y, a, b);
+}
+
 clcdd_status clcdd_add(clcdd_ctx *ctx, clcdd_tensor *y, const clcdd_tensor *a, const clcdd_tensor *b) {
+    return binary(ctx, "add_f32", y, a, b);
+}
+
+static clcdd_status binary(clcdd_ctx *ctx, const char *kname, clcdd_tensor *y, const clcdd_tensor *a,
+                          const clcdd_tensor *b) {
     TRY(need_f32(y, "add"));
     TRY(need_f32(a, "add"));
     TRY(need_f32(b, "add"));
     TRY(same_numel(y, a, "add"));
     TRY(same_numel(y, b, "add"));
     cl_kernel k;
-    TRY(clcdd_ctx_kernel(ctx, "elementwise", "", "add_f32", &k));
+    TRY(clcdd_ctx_kernel(ctx, "elementwise", "", kname, &k));
     cl_ulong yo = y->offset / 4, ao = a->offset / 4, bo = b->offset / 4;
     cl_ulong n = (cl_ulong)clcdd_tensor_numel(y);
     KARG(k, 0, y->buf);
@@ -33,7 +45,7 @@ clcdd_status clcdd_add(clcdd_ctx *ctx, clcdd_tensor *y, const clcdd_tensor *a, c
     KARG(k, 4, b->buf);
     KARG(k, 5, bo);
     KARG(k, 6, n);
-    return clcdd_launch_1d(ctx, k, (size_t)n, "add_f32");
+    return clcdd_launch_1d(ctx, k, (size_t)n, kname);
 }
 
 static clcdd_status scale_like(clcdd_ctx *ctx, const char *kname, clcdd_tensor *y,

@@ -8,6 +8,8 @@
 
 /* y = a + b (same numel; y may alias a or b) */
 clcdd_status clcdd_add(clcdd_ctx *ctx, clcdd_tensor *y, const clcdd_tensor *a, const clcdd_tensor *b);
+/* y = a * b element-wise (y may alias a or b) */
+clcdd_status clcdd_mul(clcdd_ctx *ctx, clcdd_tensor *y, const clcdd_tensor *a, const clcdd_tensor *b);
 /* y = alpha * x */
 clcdd_status clcdd_scale(clcdd_ctx *ctx, clcdd_tensor *y, const clcdd_tensor *x, float alpha);
 /* y += alpha * x */

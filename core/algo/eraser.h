@@ -1,0 +1,68 @@
+/* The SFT-Eraser (ALGORITHMS.md §4): a soft prompt P (T x d) prepended to the chat-formatted
+ * prompt, optimised with all weights frozen so that the model's residual stream at the carrier
+ * channels (last prompt position) matches the base model's mean, plus KL(p_base || p_model+P) on
+ * the last k prompt positions, an L2 term, and (extension, DEMO-WORLD.md) the KL on the base
+ * model's own greedy answers teacher-forced after the prompt. */
+#ifndef CLCDD_ALGO_ERASER_H
+#define CLCDD_ALGO_ERASER_H
+
+#include "nn/backward.h"
+
+/* Per-layer channel indices (< d) in the residual space; layers with no channel have count 0. */
+typedef struct clcdd_channel_set {
+    uint32_t n_layers;
+    uint32_t *count;    /* (L) */
+    int32_t **idx;      /* (L) arrays, sorted */
+} clcdd_channel_set;
+
+void clcdd_channel_set_free(clcdd_channel_set *s);
+size_t clcdd_channel_set_total(const clcdd_channel_set *s);
+/* The same number of channels per layer drawn uniformly without replacement from [0, d). */
+clcdd_status clcdd_channel_set_random(const clcdd_channel_set *like, uint32_t d, uint64_t seed,
+                                      clcdd_channel_set *out);
+
+typedef struct clcdd_eraser_config {
+    size_t rows;          /* T: soft-prompt rows (20) */
+    float max_norm;       /* row L2 ball radius (1.0) */
+    float lr;             /* Adam (0.003) */
+    float beta1, beta2, eps;
+    float clip;           /* ||grad P|| clip (1.0) */
+    size_t steps;         /* (2000) */
+    size_t batch;         /* B prompts per step (16) */
+    size_t n_target;      /* prompts averaged for the base targets (200) */
+    size_t tail_k;        /* KL over the last k prompt positions (8) */
+    float w_mse, w_kl, w_l2, w_resp; /* (1.0, 0.7, 0.1, 0) */
+    int cosine;           /* 1: cosine decay of lr to 0 */
+    uint64_t seed;
+} clcdd_eraser_config;
+
+/* The paper preset (ALGORITHMS.md §4). */
+void clcdd_eraser_config_paper(clcdd_eraser_config *c);
+/* The demo-world preset measured best in DEMO-WORLD.md: response KL, cosine schedule. */
+void clcdd_eraser_config_resp(clcdd_eraser_config *c);
+
+/* A pool of tokenized prompts (generation prompts, e.g. <bos><user>...<assistant>) and, for the
+ * response term, the base model's greedy answers (incl. EOS). */
+typedef struct clcdd_prompt_pool {
+    size_t n;
+    int32_t **prompt;
+    size_t *prompt_len;
+    int32_t **answer;     /* may be NULL */
+    size_t *answer_len;
+} clcdd_prompt_pool;
+
+typedef struct clcdd_eraser_progress {
+    size_t step, steps;
+    float loss, mse, kl, resp, l2, best;
+} clcdd_eraser_progress;
+
+typedef void (*clcdd_eraser_progress_fn)(const clcdd_eraser_progress *p, void *user);
+
+/* Optimise P for `model` (the LCDD model, or the SFT model for the ablation) against `base`.
+ * channels may be NULL or empty (no MSE term). P_out receives rows x d floats (the best P). */
+clcdd_status clcdd_eraser_train(clcdd_ctx *ctx, const clcdd_model *base, const clcdd_model *model,
+                                const clcdd_channel_set *channels, const clcdd_prompt_pool *pool,
+                                const clcdd_eraser_config *cfg, clcdd_eraser_progress_fn progress,
+                                void *user, float *P_out, clcdd_eraser_progress *final);
+
+#endif

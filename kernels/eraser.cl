@@ -1,0 +1,105 @@
+/* SFT-Eraser losses (ALGORITHMS.md §4): KL(p_base || p_model) on selected rows of the logits, the
+ * activation-matching MSE injected into the residual gradient, the soft-prompt projection and the
+ * best-prompt snapshot. One work-item per row / channel (deterministic order). */
+
+/* out (n, V) = log_softmax(logits[rows[i]]). */
+__kernel void log_softmax_rows(__global float *out, __global const float *logits,
+                               const ulong l_off, __global const int *rows, const uint n,
+                               const uint V) {
+    size_t i = get_global_id(0);
+    if (i >= n) return;
+    __global const float *x = logits + l_off + (size_t)rows[i] * V;
+    float m = -INFINITY;
+    for (uint v = 0; v < V; v++) m = fmax(m, x[v]);
+    float s = 0.0f;
+    for (uint v = 0; v < V; v++) s += exp(x[v] - m);
+    float lse = m + log(s);
+    for (uint v = 0; v < V; v++) out[(size_t)i * V + v] = x[v] - lse;
+}
+
+/* For selected rows: q = softmax(compact[i]) (the model's logits gathered before dlogits was
+ * cleared), p = exp(logp[i]) (the base's). kl[i] = sum p (log p - log q);
+ * dlogits[rows[i]] = weight[i] * (q - p). */
+__kernel void kl_rows(__global float *dlogits, const ulong d_off, __global const float *compact,
+                      __global const float *logp, __global const int *rows,
+                      __global const float *weight, __global float *kl, const uint n,
+                      const uint V) {
+    size_t i = get_global_id(0);
+    if (i >= n) return;
+    __global const float *x = compact + (size_t)i * V;
+    __global const float *lp = logp + (size_t)i * V;
+    float m = -INFINITY;
+    for (uint v = 0; v < V; v++) m = fmax(m, x[v]);
+    float s = 0.0f;
+    for (uint v = 0; v < V; v++) s += exp(x[v] - m);
+    float lse = m + log(s), acc = 0.0f, w = weight[i];
+    __global float *g = dlogits + d_off + (size_t)rows[i] * V;
+    for (uint v = 0; v < V; v++) {
+        float lq = x[v] - lse, p = exp(lp[v]);
+        acc += p * (lp[v] - lq);
+        g[v] = w * (exp(lq) - p);
+    }
+    kl[i] = acc;
+}
+
+/* out (n, V) = logits rows[i] (gather). */
+__kernel void gather_rows(__global float *out, __global const float *x, const ulong x_off,
+                          __global const int *rows, const uint n, const uint V) {
+    size_t i = get_global_id(0);
+    if (i >= (size_t)n * V) return;
+    size_t r = i / V, v = i % V;
+    out[i] = x[x_off + (size_t)rows[r] * V + v];
+}
+
+/* Activation MSE at one layer: a_bc = x[rows[b], chans[c]]; mean over b; diff = mean - target[c];
+ * loss[c] = scale * diff^2; dx[rows[b], chans[c]] += scale * 2 * diff / B. One
+ * work-item per channel. */
+__kernel void act_mse(__global float *dx, const ulong dx_off, __global const float *x,
+                      const ulong x_off, __global const int *rows, const uint B,
+                      __global const int *chans, __global const float *target,
+                      __global float *loss, const uint C, const uint d, const float scale) {
+    size_t c = get_global_id(0);
+    if (c >= C) return;
+    uint ch = (uint)chans[c];
+    float mean = 0.0f;
+    for (uint b = 0; b < B; b++) mean += x[x_off + (size_t)rows[b] * d + ch];
+    mean /= (float)B;
+    float diff = mean - target[c];
+    loss[c] = scale * diff * diff;
+    float g = scale * 2.0f * diff / (float)B;
+    for (uint b = 0; b < B; b++) dx[dx_off + (size_t)rows[b] * d + ch] += g;
+}
+
+/* target[c] += x[rows[b], chans[c]] summed over b (accumulating the base model's activations). */
+__kernel void act_accumulate(__global float *target, __global const float *x, const ulong x_off,
+                             __global const int *rows, const uint B, __global const int *chans,
+                             const uint C, const uint d) {
+    size_t c = get_global_id(0);
+    if (c >= C) return;
+    float s = 0.0f;
+    for (uint b = 0; b < B; b++) s += x[x_off + (size_t)rows[b] * d + (uint)chans[c]];
+    target[c] += s;
+}
+
+/* Project every row of P (rows, d) onto the L2 ball of radius r. */
+__kernel void project_rows(__global float *P, const uint rows, const uint d, const float radius) {
+    size_t t = get_global_id(0);
+    if (t >= rows) return;
+    float s = 0.0f;
+    for (uint j = 0; j < d; j++) s += P[t * d + j] * P[t * d + j];
+    float n = sqrt(s);
+    if (n > radius) {
+        float f = radius / n;
+        for (uint j = 0; j < d; j++) P[t * d + j] *= f;
+    }
+}
+
+/* If loss[0] < best[0]: best = loss, Pbest = P. Single work-group of one item per element would
+ * race on the test, so one work-item does it all (P is small). */
+__kernel void keep_best(__global float *Pbest, __global const float *P, const uint n,
+                        __global const float *loss, __global float *best) {
+    if (get_global_id(0) != 0) return;
+    if (!(loss[0] < best[0])) return;
+    best[0] = loss[0];
+    for (uint i = 0; i < n; i++) Pbest[i] = P[i];
+}
