@@ -22,13 +22,17 @@ void clcdd_gemm_state_free(clcdd_ctx *ctx) {
     ctx->gemm = NULL;
 }
 
-static clcdd_status state(clcdd_ctx *ctx, clcdd_gemm_state **out) {
+clcdd_status clcdd_gemm_state_get(clcdd_ctx *ctx, clcdd_gemm_state **out) {
     if (!ctx->gemm) {
         ctx->gemm = calloc(1, sizeof *ctx->gemm);
         if (!ctx->gemm) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "GEMM state");
     }
     *out = ctx->gemm;
     return CLCDD_OK;
+}
+
+static clcdd_status state(clcdd_ctx *ctx, clcdd_gemm_state **out) {
+    return clcdd_gemm_state_get(ctx, out);
 }
 
 void clcdd_gemm_force_backend(clcdd_ctx *ctx, clcdd_gemm_backend backend) {
@@ -38,7 +42,7 @@ void clcdd_gemm_force_backend(clcdd_ctx *ctx, clcdd_gemm_backend backend) {
 
 /* ---- validation ----------------------------------------------------------------------------- */
 
-static clcdd_status check_matrix(const char *name, clcdd_matrix x, size_t rows, size_t cols,
+clcdd_status clcdd_gemm_check_matrix(const char *name, clcdd_matrix x, size_t rows, size_t cols,
                                  size_t stride, size_t batch) {
     /* Stored (not op'd) shape is rows x cols with row stride ld. */
     if (rows == 0 || cols == 0) return CLCDD_OK;
@@ -210,9 +214,9 @@ static clcdd_gemm_backend choose_backend(clcdd_ctx *ctx, clcdd_gemm_state *g,
 
 static clcdd_status run(clcdd_ctx *ctx, clcdd_gemm_args *a) {
     if (a->m == 0 || a->n == 0 || a->batch == 0) return CLCDD_OK;
-    TRY(check_matrix("A", a->a, a->ta ? a->k : a->m, a->ta ? a->m : a->k, a->stride_a, a->batch));
-    TRY(check_matrix("B", a->b, a->tb ? a->n : a->k, a->tb ? a->k : a->n, a->stride_b, a->batch));
-    TRY(check_matrix("C", a->c, a->m, a->n, a->stride_c, a->batch));
+    TRY(clcdd_gemm_check_matrix("A", a->a, a->ta ? a->k : a->m, a->ta ? a->m : a->k, a->stride_a, a->batch));
+    TRY(clcdd_gemm_check_matrix("B", a->b, a->tb ? a->n : a->k, a->tb ? a->k : a->n, a->stride_b, a->batch));
+    TRY(clcdd_gemm_check_matrix("C", a->c, a->m, a->n, a->stride_c, a->batch));
     clcdd_gemm_state *g = NULL;
     TRY(state(ctx, &g));
     if (!g->checked && g->forced == CLCDD_GEMM_AUTO) TRY(clcdd_gemm_self_check(ctx, NULL));

@@ -1,0 +1,135 @@
+/* clcdd's own register-tiled GEMM. Row-major, C = alpha * op(A) * op(B) + beta * C.
+ *
+ * Each work-item computes an RM x RN tile of C (RN = VW * NV) in RM * NV vector accumulators of
+ * width VW; no local memory and no barriers, so the same kernel runs well on CPU devices (where a
+ * work-item is a loop iteration and the accumulators live in vector registers) and is correct on
+ * any OpenCL 1.2 device. Per k step it broadcasts RM scalars of op(A) and loads NV vectors of one
+ * row of op(B), then does RM * NV vector FMAs.
+ *
+ * Build-time parameters (-D): VW in {1,2,4,8,16}, RM >= 1, NV >= 1, TA in {0,1} (op(A) = A or
+ * A^T), BPACK in {0,1}: 0 = op(B) is a row-major k x n matrix (ldb) whose width n is a multiple
+ * of RN; 1 = B is packed in panels (see gemm_pack): panel q holds columns [q*RN, q*RN+RN) as k
+ * rows of RN contiguous floats, zero-padded past n, panels one after another (k * RN apart).
+ * The last row tile is shifted to end at row m (rows past m are never touched); beta == 0 never
+ * reads C.
+ * Global size: (ceil(n / RN), ceil(m / RM), batch), dimension 0 fastest. */
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#if VW == 1
+#define VEC float
+#define VLOAD(i, p) ((p)[i])
+#else
+#define VEC CAT(float, VW)
+#define VLOAD(i, p) CAT(vload, VW)(i, p)
+#endif
+#define RN (VW * NV)
+
+static inline void store_row(__global float *c, const VEC *acc, ulong cols, float alpha, float beta) {
+    for (int v = 0; v < NV; v++) {
+        const ulong j = (ulong)v * VW;
+        if (j >= cols) break;
+        const VEC r = alpha * acc[v];
+        if (j + VW <= cols) {
+#if VW == 1
+            c[j] = beta == 0.0f ? r : r + beta * c[j];
+#else
+            if (beta == 0.0f) CAT(vstore, VW)(r, 0, c + j);
+            else CAT(vstore, VW)(r + beta * VLOAD(0, c + j), 0, c + j);
+#endif
+        } else {
+            float t[VW];
+#if VW == 1
+            t[0] = r;
+#else
+            CAT(vstore, VW)(r, 0, t);
+#endif
+            for (ulong q = 0; q < cols - j; q++)
+                c[j + q] = beta == 0.0f ? t[q] : t[q] + beta * c[j + q];
+        }
+    }
+}
+
+__kernel void gemm_tile(const ulong m, const ulong n, const ulong k, const float alpha,
+                        __global const float *A, const ulong a_off, const ulong lda,
+                        const ulong stride_a, __global const float *B, const ulong b_off,
+                        const ulong ldb, const ulong stride_b, const float beta,
+                        __global float *C, const ulong c_off, const ulong ldc,
+                        const ulong stride_c) {
+    const ulong tj = get_global_id(0), ti = get_global_id(1), bz = get_global_id(2);
+    const ulong i0 = ti * RM, j0 = tj * RN;
+    if (i0 >= m || j0 >= n) return;
+    A += a_off + bz * stride_a;
+    B += b_off + bz * stride_b;
+    C += c_off + bz * stride_c;
+#if BPACK
+    __global const float *bp = B + tj * k * RN;
+#define BSTEP RN
+#else
+    __global const float *bp = B + j0;
+    const ulong BSTEP = ldb;
+#endif
+    /* Rows past m: the last tile is shifted up to end at row m (when m >= RM), computing rows the
+     * previous tile already stored and storing only its own; with m < RM rows are clamped. */
+    const ulong is = m >= RM ? min(i0, m - RM) : 0;
+#if TA
+    __global const float *a0 = A + is;
+#else
+    __global const float *a0 = A + is * lda;
+#endif
+    ulong aoff[RM];
+#pragma unroll
+    for (int r = 0; r < RM; r++) {
+        const ulong i = min((ulong)r, m - 1 - is);
+#if TA
+        aoff[r] = i;
+#else
+        aoff[r] = i * lda;
+#endif
+    }
+    VEC acc[RM][NV];
+#pragma unroll
+    for (int r = 0; r < RM; r++)
+#pragma unroll
+        for (int v = 0; v < NV; v++) acc[r][v] = (VEC)(0.0f);
+    for (ulong p = 0; p < k; p++) {
+        VEC b[NV];
+#pragma unroll
+        for (int v = 0; v < NV; v++) b[v] = VLOAD(v, bp);
+        bp += BSTEP;
+#pragma unroll
+        for (int r = 0; r < RM; r++) {
+#if TA
+            const float a = a0[aoff[r]];
+#else
+            const float a = a0[aoff[r] + p];
+#endif
+#pragma unroll
+            for (int v = 0; v < NV; v++) acc[r][v] = fma((VEC)(a), b[v], acc[r][v]);
+        }
+#if TA
+        a0 += lda;
+#endif
+    }
+    const ulong cols = min((ulong)RN, n - j0);
+#pragma unroll
+    for (int r = 0; r < RM; r++)
+        if (is + r >= i0 && is + r < m) store_row(C + (is + r) * ldc + j0, acc[r], cols, alpha, beta);
+}
+
+/* Packs op(B) (k x n; TB=1: B is stored n x k) of each batch entry into RN-wide panels for
+ * gemm_tile with BPACK=1: P[bz * stride_p + q * k * RN + p * RN + jj] = op(B)[p][q * RN + jj],
+ * zero past n. Global size: (k, ceil(n / RN), batch); each work-item writes one panel row. */
+__kernel void gemm_pack(const int tb, const ulong n, const ulong k, __global const float *B,
+                        const ulong b_off, const ulong ldb, const ulong stride_b,
+                        __global float *P, const ulong stride_p) {
+    const ulong p = get_global_id(0), q = get_global_id(1), bz = get_global_id(2);
+    if (p >= k) return;
+    B += b_off + bz * stride_b;
+    __global float *out = P + bz * stride_p + (q * k + p) * RN;
+    const ulong j0 = q * RN;
+    for (int jj = 0; jj < RN; jj++) {
+        const ulong j = j0 + jj;
+        out[jj] = j < n ? (tb ? B[j * ldb + p] : B[p * ldb + j]) : 0.0f;
+    }
+}
