@@ -115,9 +115,9 @@ static clcdd_status gemm_clblast(clcdd_ctx *ctx, const clcdd_gemm_args *g) {
 /* ---- self-check ----------------------------------------------------------------------------- */
 
 /* Runs one problem through `backend` and the reference; returns the max relative error. */
-static clcdd_status compare_one(clcdd_ctx *ctx, clcdd_gemm_backend backend, int ta, int tb,
-                                size_t m, size_t n, size_t k, size_t off, float beta,
-                                double *max_err) {
+clcdd_status clcdd_gemm_compare_one(clcdd_ctx *ctx, clcdd_gemm_backend backend, int ta, int tb,
+                                    size_t m, size_t n, size_t k, size_t off, float beta,
+                                    double *max_err) {
     size_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
     size_t na = off + (ta ? k : m) * lda, nb = off + (tb ? n : k) * ldb, nc = off + m * ldc;
     float *host = malloc((na + nb + 2 * nc) * sizeof(float));
@@ -176,7 +176,7 @@ clcdd_status clcdd_gemm_check_backend(clcdd_ctx *ctx, clcdd_gemm_backend backend
     *worst = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         double e = 0;
-        TRY(compare_one(ctx, backend, cases[i].ta, cases[i].tb, cases[i].m, cases[i].n, cases[i].k,
+        TRY(clcdd_gemm_compare_one(ctx, backend, cases[i].ta, cases[i].tb, cases[i].m, cases[i].n, cases[i].k,
                         cases[i].off, cases[i].beta, &e));
         if (!(e <= *worst)) *worst = e;
     }

@@ -90,6 +90,11 @@ void clcdd_gemm_own_free(clcdd_gemm_state *g);
 /* Which backend serves this shape on this device (self-check already ran). */
 clcdd_gemm_backend clcdd_gemm_own_choose(clcdd_ctx *ctx, clcdd_gemm_state *g,
                                          const clcdd_gemm_args *a);
+/* One problem (operands with padding and offset `off`, alpha 0.75) through `backend` and through
+ * the reference kernel; *max_err = max |c - ref| / (1 + |ref|). */
+clcdd_status clcdd_gemm_compare_one(clcdd_ctx *ctx, clcdd_gemm_backend backend, int ta, int tb,
+                                    size_t m, size_t n, size_t k, size_t off, float beta,
+                                    double *max_err);
 /* Compare a backend with the reference on the self-check problems; *worst = max rel. error. */
 clcdd_status clcdd_gemm_check_backend(clcdd_ctx *ctx, clcdd_gemm_backend backend, double *worst);
 
