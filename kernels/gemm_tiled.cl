@@ -8,7 +8,7 @@
  *
  * Build-time parameters (-D): VW in {1,2,4,8,16}, RM >= 1, NV >= 1, TA in {0,1} (op(A) = A or
  * A^T), BPACK in {0,1}: 0 = op(B) is a row-major k x n matrix (ldb) whose width n is a multiple
- * of RN; 1 = B is packed in panels (see gemm_pack): panel q holds columns [q*RN, q*RN+RN) as k
+ * of RN; 1 = B is packed in panels (see gemm_pack_n/_t): panel q holds columns [q*RN, q*RN+RN) as k
  * rows of RN contiguous floats, zero-padded past n, panels one after another (k * RN apart).
  * The last row tile is shifted to end at row m (rows past m are never touched); beta == 0 never
  * reads C.
@@ -19,31 +19,26 @@
 #if VW == 1
 #define VEC float
 #define VLOAD(i, p) ((p)[i])
+#define VSTORE(x, i, p) ((p)[i] = (x))
 #else
 #define VEC CAT(float, VW)
 #define VLOAD(i, p) CAT(vload, VW)(i, p)
+#define VSTORE(x, i, p) CAT(vstore, VW)(x, i, p)
 #endif
 #define RN (VW * NV)
 
-static inline void store_row(__global float *c, const VEC *acc, ulong cols, float alpha, float beta) {
+static inline void store_row(__global float *c, const VEC *acc, ulong cols, float alpha,
+                             float beta) {
     for (int v = 0; v < NV; v++) {
         const ulong j = (ulong)v * VW;
         if (j >= cols) break;
         const VEC r = alpha * acc[v];
         if (j + VW <= cols) {
-#if VW == 1
-            c[j] = beta == 0.0f ? r : r + beta * c[j];
-#else
-            if (beta == 0.0f) CAT(vstore, VW)(r, 0, c + j);
-            else CAT(vstore, VW)(r + beta * VLOAD(0, c + j), 0, c + j);
-#endif
+            if (beta == 0.0f) VSTORE(r, 0, c + j);
+            else VSTORE(r + beta * VLOAD(0, c + j), 0, c + j);
         } else {
             float t[VW];
-#if VW == 1
-            t[0] = r;
-#else
-            CAT(vstore, VW)(r, 0, t);
-#endif
+            VSTORE(r, 0, t);
             for (ulong q = 0; q < cols - j; q++)
                 c[j + q] = beta == 0.0f ? t[q] : t[q] + beta * c[j + q];
         }
@@ -56,7 +51,11 @@ __kernel void gemm_tile(const ulong m, const ulong n, const ulong k, const float
                         const ulong ldb, const ulong stride_b, const float beta,
                         __global float *C, const ulong c_off, const ulong ldc,
                         const ulong stride_c) {
+#if ROWS_FIRST
+    const ulong ti = get_global_id(0), tj = get_global_id(1), bz = get_global_id(2);
+#else
     const ulong tj = get_global_id(0), ti = get_global_id(1), bz = get_global_id(2);
+#endif
     const ulong i0 = ti * RM, j0 = tj * RN;
     if (i0 >= m || j0 >= n) return;
     A += a_off + bz * stride_a;
@@ -117,19 +116,46 @@ __kernel void gemm_tile(const ulong m, const ulong n, const ulong k, const float
         if (is + r >= i0 && is + r < m) store_row(C + (is + r) * ldc + j0, acc[r], cols, alpha, beta);
 }
 
-/* Packs op(B) (k x n; TB=1: B is stored n x k) of each batch entry into RN-wide panels for
- * gemm_tile with BPACK=1: P[bz * stride_p + q * k * RN + p * RN + jj] = op(B)[p][q * RN + jj],
- * zero past n. Global size: (k, ceil(n / RN), batch); each work-item writes one panel row. */
-__kernel void gemm_pack(const int tb, const ulong n, const ulong k, __global const float *B,
-                        const ulong b_off, const ulong ldb, const ulong stride_b,
-                        __global float *P, const ulong stride_p) {
+/* Packing op(B) (k x n) of each batch entry into RN-wide panels for gemm_tile with BPACK=1:
+ * P[bz * stride_p + q * k * RN + p * RN + jj] = op(B)[p][q * RN + jj], zero past n. */
+
+/* op(B) = B (stored k x n): one work-item copies one panel row. Global: (k, ceil(n/RN), batch). */
+__kernel void gemm_pack_n(const ulong n, const ulong k, __global const float *B, const ulong b_off,
+                          const ulong ldb, const ulong stride_b, __global float *P,
+                          const ulong stride_p) {
     const ulong p = get_global_id(0), q = get_global_id(1), bz = get_global_id(2);
     if (p >= k) return;
-    B += b_off + bz * stride_b;
+    __global const float *src = B + b_off + bz * stride_b + p * ldb + q * RN;
     __global float *out = P + bz * stride_p + (q * k + p) * RN;
-    const ulong j0 = q * RN;
+    if (q * RN + RN <= n) {
+#pragma unroll
+        for (int v = 0; v < NV; v++) VSTORE(VLOAD(v, src), v, out);
+    } else {
+        for (int jj = 0; jj < RN; jj++) out[jj] = q * RN + jj < n ? src[jj] : 0.0f;
+    }
+}
+
+/* op(B) = B^T (B stored n x k, e.g. a weight (out, in)): one work-item transposes a block of
+ * PB = 16 panel rows, reading 16 contiguous floats from each of the RN rows of B.
+ * Global: (ceil(k / 16), ceil(n / RN), batch). */
+__kernel void gemm_pack_t(const ulong n, const ulong k, __global const float *B, const ulong b_off,
+                          const ulong ldb, const ulong stride_b, __global float *P,
+                          const ulong stride_p) {
+    const ulong p0 = get_global_id(0) * 16, q = get_global_id(1), bz = get_global_id(2);
+    if (p0 >= k) return;
+    B += b_off + bz * stride_b;
+    __global float *out = P + bz * stride_p + (q * k + p0) * RN;
+    const ulong rows = min((ulong)16, k - p0);
     for (int jj = 0; jj < RN; jj++) {
-        const ulong j = j0 + jj;
-        out[jj] = j < n ? (tb ? B[j * ldb + p] : B[p * ldb + j]) : 0.0f;
+        const ulong j = q * RN + jj;
+        if (j < n && rows == 16) {
+            const float16 x = vload16(0, B + j * ldb + p0);
+            float t[16];
+            vstore16(x, 0, t);
+#pragma unroll
+            for (int r = 0; r < 16; r++) out[r * RN + jj] = t[r];
+        } else {
+            for (ulong r = 0; r < rows; r++) out[r * RN + jj] = j < n ? B[j * ldb + p0 + r] : 0.0f;
+        }
     }
 }

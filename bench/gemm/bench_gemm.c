@@ -9,7 +9,8 @@
  * Paths: own (dispatch-free own kernel, packing op(B) per call where needed), own-pk (op(B)
  * packed beforehand: packed weights; cost of packing reported separately), clblast, ref (small
  * sizes only), openblas (cblas_sgemm). Usage: bench_gemm [device] [--quick]
- * [--own-only] [--only LABEL-SUBSTRING]. */
+ * [--own-only] [--only LABEL-SUBSTRING] [--reps N (<= 64)] [--best (fastest run instead of
+ * the median: for experiments on a busy machine)]. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,8 +81,11 @@ static clcdd_status run_path(clcdd_ctx *ctx, const problem *p, bufs *b, int path
     return clcdd_gemm(ctx, p->ta, p->tb, p->m, p->n, p->k, 1.0f, b->a, b->b, 0.0f, b->c);
 }
 
+static int use_best = 0, reps_override = 0;
+
 static double time_path(clcdd_ctx *ctx, const problem *p, bufs *b, int path, int reps) {
-    double t[16];
+    double t[64];
+    if (reps_override) reps = reps_override;
     if (run_path(ctx, p, b, path) || clcdd_ctx_finish(ctx)) return -1;
     for (int r = 0; r < reps; r++) {
         double t0 = now();
@@ -89,7 +93,7 @@ static double time_path(clcdd_ctx *ctx, const problem *p, bufs *b, int path, int
         t[r] = now() - t0;
     }
     qsort(t, (size_t)reps, sizeof t[0], cmp_d);
-    return 2.0 * (double)p->m * (double)p->n * (double)p->k / t[reps / 2] * 1e-9;
+    return 2.0 * (double)p->m * (double)p->n * (double)p->k / t[use_best ? 0 : reps / 2] * 1e-9;
 }
 
 static cl_mem make_buf(clcdd_ctx *ctx, float *host, size_t count) {
@@ -114,6 +118,11 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) quick = 1;
         else if (strcmp(argv[i], "--own-only") == 0) own_only = 1;
+        else if (strcmp(argv[i], "--best") == 0) use_best = 1;
+        else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
+            reps_override = atoi(argv[++i]);
+            if (reps_override < 1 || reps_override > 64) reps_override = 9;
+        }
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
         else device = argv[i];
     }

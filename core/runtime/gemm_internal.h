@@ -22,9 +22,11 @@ typedef struct clcdd_gemm_state {
 } clcdd_gemm_state;
 
 /* Parameters of the own register-tiled kernel (kernels/gemm_tiled.cl): each work-item computes
- * rm x (vw * nv) of C with rm * nv accumulators of vw floats. */
+ * rm x (vw * nv) of C with rm * nv accumulators of vw floats; rows_first 1 numbers work-items
+ * down the rows of C first (consecutive work-items share a panel of B), 0 along a row first
+ * (they share rows of A). */
 typedef struct clcdd_gemm_params {
-    int vw, rm, nv;
+    int vw, rm, nv, rows_first;
 } clcdd_gemm_params;
 
 /* One measured choice of the tuning record: for problems of this transpose pair near this shape

@@ -42,7 +42,7 @@ clcdd_gemm_params clcdd_gemm_default_params(const clcdd_device_info *dev) {
     else if (vw >= 4) vw = 4;
     else if (vw >= 2) vw = 2;
     else vw = 1;
-    clcdd_gemm_params p = {.vw = vw, .rm = 8, .nv = vw >= 32 ? 1 : 32 / vw};
+    clcdd_gemm_params p = {.vw = vw, .rm = 8, .nv = vw >= 32 ? 1 : 32 / vw, .rows_first = 1};
     if (!dev->is_cpu) {
         p.rm = 4;
         p.nv = vw >= 16 ? 1 : 16 / vw;
@@ -51,8 +51,8 @@ clcdd_gemm_params clcdd_gemm_default_params(const clcdd_device_info *dev) {
 }
 
 void clcdd_gemm_options(const clcdd_gemm_params *p, int ta, int bpack, char *buf, size_t cap) {
-    snprintf(buf, cap, "-DVW=%d -DRM=%d -DNV=%d -DTA=%d -DBPACK=%d", p->vw, p->rm, p->nv, ta,
-             bpack);
+    snprintf(buf, cap, "-DVW=%d -DRM=%d -DNV=%d -DTA=%d -DBPACK=%d -DROWS_FIRST=%d", p->vw, p->rm,
+             p->nv, ta, bpack, p->rows_first);
 }
 
 static clcdd_status ensure_scratch(clcdd_ctx *ctx, clcdd_gemm_own_state *o, size_t bytes) {
@@ -78,16 +78,17 @@ clcdd_status clcdd_gemm_own_pack(clcdd_ctx *ctx, const clcdd_gemm_params *p, int
                            clcdd_matrix b, size_t stride_b, size_t batch, cl_mem dst,
                            size_t stride_p) {
     char opts[128];
-    clcdd_gemm_options(p, 0, 1, opts, sizeof opts);
+    clcdd_gemm_params pp = *p;
+    pp.rows_first = 0; /* the pack kernel only depends on the tile width */
+    clcdd_gemm_options(&pp, 0, 1, opts, sizeof opts);
     cl_kernel kp;
-    TRY(clcdd_ctx_kernel(ctx, "gemm_tiled", opts, "gemm_pack", &kp));
+    TRY(clcdd_ctx_kernel(ctx, "gemm_tiled", opts, tb ? "gemm_pack_t" : "gemm_pack_n", &kp));
     size_t rn = (size_t)p->vw * p->nv, panels = (n + rn - 1) / rn;
-    cl_int tbi = tb;
     cl_ulong nn = n, kk = k, bo = b.offset, ldb = b.ld, sb = stride_b, sp = stride_p;
     int i = 0;
-    KARG(kp, i++, tbi); KARG(kp, i++, nn); KARG(kp, i++, kk); KARG(kp, i++, b.buf);
+    KARG(kp, i++, nn); KARG(kp, i++, kk); KARG(kp, i++, b.buf);
     KARG(kp, i++, bo); KARG(kp, i++, ldb); KARG(kp, i++, sb); KARG(kp, i++, dst); KARG(kp, i++, sp);
-    size_t global[3] = {k, panels, batch}, local[3] = {1, 1, 1};
+    size_t global[3] = {tb ? (k + 15) / 16 : k, panels, batch}, local[3] = {1, 1, 1};
     CL_TRY(clEnqueueNDRangeKernel(ctx->queue, kp, 3, NULL, global, local, 0, NULL, NULL),
            "packing a %zux%zu GEMM operand on %s", k, n, ctx->dev.name);
     return CLCDD_OK;
@@ -114,6 +115,11 @@ clcdd_status clcdd_gemm_own_tiles(clcdd_ctx *ctx, const clcdd_gemm_args *g, cons
     /* One work-item per group: a work-item is already a large unit of work, and a fixed local
      * size keeps drivers that specialise per work-group shape (PoCL) at one build per variant. */
     size_t global[3] = {(g->n + rn - 1) / rn, (g->m + p->rm - 1) / p->rm, g->batch};
+    if (p->rows_first) {
+        size_t t = global[0];
+        global[0] = global[1];
+        global[1] = t;
+    }
     size_t local[3] = {1, 1, 1};
     CL_TRY(clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, local, 0, NULL, NULL),
            "own GEMM %zux%zux%zu (batch %zu, %s) on %s", g->m, g->n, g->k, g->batch, opts,

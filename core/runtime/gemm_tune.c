@@ -5,7 +5,7 @@
  *   clcdd-gemm-tune 1
  *   device <name>
  *   driver <version>
- *   entry <ta> <tb> <m> <n> <k> <clblast|own> <vw> <rm> <nv> <gflops>    (repeated)
+ *   entry <ta> <tb> <m> <n> <k> <clblast|own> <vw> <rm> <nv> <rows_first> <gflops>  (repeated)
  *   check <16 hex digits: FNV-1a of everything above>
  * Written atomically; a record that fails to parse, has another version or a bad checksum is
  * ignored with a warning (re-run `clcdd tune`). Without a record: own kernels on CPU devices,
@@ -33,7 +33,7 @@ void clcdd_gemm_record_path(const clcdd_ctx *ctx, char *out, size_t cap) {
 
 static int valid_params(const clcdd_gemm_params *p) {
     return (p->vw == 1 || p->vw == 2 || p->vw == 4 || p->vw == 8 || p->vw == 16) && p->rm >= 1 &&
-           p->rm <= 32 && p->nv >= 1 && p->nv <= 16;
+           p->rm <= 32 && p->nv >= 1 && p->nv <= 16 && (p->rows_first == 0 || p->rows_first == 1);
 }
 
 /* Parses a record; 0 on success. */
@@ -63,9 +63,9 @@ static int parse_record(const clcdd_ctx *ctx, char *text, size_t len, clcdd_gemm
             if (rec->count == CLCDD_GEMM_TUNE_MAX) return *why = "too many entries", 1;
             clcdd_gemm_tune_entry *e = &rec->e[rec->count];
             char be[16];
-            if (sscanf(line + 6, "%d %d %" SCNu64 " %" SCNu64 " %" SCNu64 " %15s %d %d %d %lf",
+            if (sscanf(line + 6, "%d %d %" SCNu64 " %" SCNu64 " %" SCNu64 " %15s %d %d %d %d %lf",
                        &e->ta, &e->tb, &e->m, &e->n, &e->k, be, &e->params.vw, &e->params.rm,
-                       &e->params.nv, &e->gflops) != 10 ||
+                       &e->params.nv, &e->params.rows_first, &e->gflops) != 11 ||
                 (e->ta != 0 && e->ta != 1) || (e->tb != 0 && e->tb != 1) || !e->m || !e->n ||
                 !e->k)
                 return *why = "malformed entry", 1;
@@ -92,10 +92,10 @@ clcdd_status clcdd_gemm_record_save(clcdd_ctx *ctx, const clcdd_gemm_tune_record
     for (size_t i = 0; i < rec->count && len < cap; i++) {
         const clcdd_gemm_tune_entry *e = &rec->e[i];
         len += (size_t)snprintf(buf + len, cap - len,
-                                "entry %d %d %" PRIu64 " %" PRIu64 " %" PRIu64 " %s %d %d %d %.1f\n",
+                                "entry %d %d %" PRIu64 " %" PRIu64 " %" PRIu64 " %s %d %d %d %d %.1f\n",
                                 e->ta, e->tb, e->m, e->n, e->k,
                                 e->backend == CLCDD_GEMM_CLBLAST ? "clblast" : "own", e->params.vw,
-                                e->params.rm, e->params.nv, e->gflops);
+                                e->params.rm, e->params.nv, e->params.rows_first, e->gflops);
     }
     if (len + 32 >= cap) {
         free(buf);

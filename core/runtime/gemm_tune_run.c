@@ -54,15 +54,18 @@ static size_t grid(const clcdd_device_info *dev, clcdd_gemm_params *out, size_t 
                                    {6, 3}, {4, 4}, {5, 4}, {2, 4}, {10, 2}};
     size_t n = 0;
     out[n++] = d;
+    if (n < cap) out[n] = d, out[n++].rows_first = !d.rows_first;
     for (int half = 0; half < 2; half++) {
         int vw = half ? d.vw / 2 : d.vw;
         if (vw < 1 || (half && d.vw < 8)) continue;
-        for (size_t i = 0; i < sizeof tiles / sizeof tiles[0] && n < cap; i++) {
-            clcdd_gemm_params p = {.vw = vw, .rm = tiles[i][0], .nv = tiles[i][1] * (half ? 2 : 1)};
-            if (p.rm * p.nv + p.nv + 1 > 28 && dev->is_cpu) continue;
-            if (p.vw == d.vw && p.rm == d.rm && p.nv == d.nv) continue;
-            out[n++] = p;
-        }
+        for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++)
+            for (int rf = 1; rf >= 0 && n < cap; rf--) {
+                clcdd_gemm_params p = {.vw = vw, .rm = tiles[i][0],
+                                       .nv = tiles[i][1] * (half ? 2 : 1), .rows_first = rf};
+                if (p.rm * p.nv + p.nv + 1 > 28 && dev->is_cpu) continue;
+                if (p.vw == d.vw && p.rm == d.rm && p.nv == d.nv) continue;
+                out[n++] = p;
+            }
     }
     return n;
 }
@@ -171,8 +174,8 @@ clcdd_status clcdd_gemm_tune(clcdd_ctx *ctx, const clcdd_gemm_shape *shapes, siz
     clcdd_gemm_tune_record *rec = malloc(sizeof *rec);
     if (!rec) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "tuning record");
     *rec = own->rec;
-    clcdd_gemm_params cand[32];
-    size_t nc = grid(&ctx->dev, cand, 32);
+    clcdd_gemm_params cand[64];
+    size_t nc = grid(&ctx->dev, cand, 64);
     double t_start = now();
     clcdd_status st = CLCDD_OK;
     for (size_t si = 0; si < count && !st; si++) {
@@ -213,9 +216,9 @@ clcdd_status clcdd_gemm_tune(clcdd_ctx *ctx, const clcdd_gemm_shape *shapes, siz
             }
             double gf = measure(ctx, s, &o);
             if (ci == 0) r->default_gflops = gf;
-            say(progress, user, "%s%s %zux%zux%zu own vw=%d rm=%d nv=%d: %.1f GFLOP/s",
+            say(progress, user, "%s%s %zux%zux%zu own vw=%d rm=%d nv=%d rows_first=%d: %.1f GFLOP/s",
                 s->ta ? "T" : "N", s->tb ? "T" : "N", s->m, s->n, s->k, cand[ci].vw, cand[ci].rm,
-                cand[ci].nv, gf);
+                cand[ci].nv, cand[ci].rows_first, gf);
             if (gf > best.gflops) {
                 best.backend = CLCDD_GEMM_OWN;
                 best.params = cand[ci];
@@ -233,8 +236,8 @@ clcdd_status clcdd_gemm_tune(clcdd_ctx *ctx, const clcdd_gemm_shape *shapes, siz
         r->backend = best.backend;
         r->gflops = best.gflops;
         if (best.backend == CLCDD_GEMM_OWN)
-            snprintf(r->params, sizeof r->params, "vw=%d rm=%d nv=%d", best.params.vw,
-                     best.params.rm, best.params.nv);
+            snprintf(r->params, sizeof r->params, "vw=%d rm=%d nv=%d rows_first=%d", best.params.vw,
+                     best.params.rm, best.params.nv, best.params.rows_first);
         upsert(rec, &best);
     }
     own->override = NULL;

@@ -165,9 +165,9 @@ Test(gemm_own, default_params_direct_and_packed) {
     sweep(&d, 1);
 }
 
-/* Other points of the tuning grid, including vector width 1 and tiles taller than m. */
+/* Other points of the tuning grid, both work-item orders, vector width 1, tiles taller than m. */
 Test(gemm_own, tuning_grid_variants) {
-    const clcdd_gemm_params v[] = {{16, 4, 1}, {8, 6, 3}, {4, 12, 2}, {1, 3, 5}};
+    const clcdd_gemm_params v[] = {{16, 4, 1, 0}, {8, 6, 3, 1}, {4, 12, 2, 0}, {1, 3, 5, 1}};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) sweep(&v[i], 0);
 }
 

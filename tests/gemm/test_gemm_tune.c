@@ -68,7 +68,8 @@ Test(gemm_tune, record_round_trip) {
                                  .k = s[i].k, .batch = 1};
             clcdd_gemm_params p = clcdd_gemm_own_params(ctx, &a);
             char want[64];
-            snprintf(want, sizeof want, "vw=%d rm=%d nv=%d", p.vw, p.rm, p.nv);
+            snprintf(want, sizeof want, "vw=%d rm=%d nv=%d rows_first=%d", p.vw, p.rm, p.nv,
+                     p.rows_first);
             cr_assert_str_eq(want, r[i].params);
         }
     }
@@ -94,7 +95,7 @@ Test(gemm_tune, corrupt_record_is_ignored) {
     clcdd_gemm_tune_record_path(ctx, path, sizeof path);
     clcdd_gemm_tune_record rec = {.count = 1};
     rec.e[0] = (clcdd_gemm_tune_entry){.ta = 0, .tb = 0, .m = 64, .n = 64, .k = 64,
-                                       .backend = CLCDD_GEMM_OWN, .params = {4, 3, 2},
+                                       .backend = CLCDD_GEMM_OWN, .params = {4, 3, 2, 0},
                                        .gflops = 1};
     cr_assert_eq(clcdd_gemm_record_save(ctx, &rec), CLCDD_OK, "%s", clcdd_last_error());
     clcdd_ctx_destroy(ctx);
@@ -106,7 +107,7 @@ Test(gemm_tune, corrupt_record_is_ignored) {
     /* Intact: followed. */
     ctx = open_ctx();
     clcdd_gemm_params p = clcdd_gemm_own_params(ctx, &a);
-    cr_assert(p.vw == 4 && p.rm == 3 && p.nv == 2);
+    cr_assert(p.vw == 4 && p.rm == 3 && p.nv == 2 && p.rows_first == 0);
     clcdd_ctx_destroy(ctx);
 
     /* One changed digit (checksum mismatch), a truncated file, garbage: ignored, with a warning. */
