@@ -7,9 +7,11 @@
  * row of op(B), then does RM * NV vector FMAs.
  *
  * Build-time parameters (-D): VW in {1,2,4,8,16}, RM >= 1, NV >= 1, TA in {0,1} (op(A) = A or
- * A^T), BPACK in {0,1}: 0 = op(B) is a row-major k x n matrix (ldb) whose width n is a multiple
+ * A^T), APACK in {0,1} (op(A) packed in RM-row panels, see gemm_pack_a), ROWS_FIRST in {0,1}
+ * (work-item numbering, see the host), BPACK in {0,1}: 0 = op(B) is a row-major k x n matrix (ldb) whose width n is a multiple
  * of RN; 1 = B is packed in panels (see gemm_pack_n/_t): panel q holds columns [q*RN, q*RN+RN) as k
- * rows of RN contiguous floats, zero-padded past n, panels one after another (k * RN apart).
+ * rows of RN contiguous floats, zero-padded past n, panels pstride floats apart (the host runs
+ * long k in chunks: then k is the chunk's length and B points into the panels at its first row).
  * The last row tile is shifted to end at row m (rows past m are never touched); beta == 0 never
  * reads C.
  * Global size: (ceil(n / RN), ceil(m / RM), batch), dimension 0 fastest. */
@@ -48,8 +50,8 @@ static inline void store_row(__global float *c, const VEC *acc, ulong cols, floa
 __kernel void gemm_tile(const ulong m, const ulong n, const ulong k, const float alpha,
                         __global const float *A, const ulong a_off, const ulong lda,
                         const ulong stride_a, __global const float *B, const ulong b_off,
-                        const ulong ldb, const ulong stride_b, const float beta,
-                        __global float *C, const ulong c_off, const ulong ldc,
+                        const ulong ldb, const ulong stride_b, const ulong pstride,
+                        const float beta, __global float *C, const ulong c_off, const ulong ldc,
                         const ulong stride_c) {
 #if ROWS_FIRST
     const ulong ti = get_global_id(0), tj = get_global_id(1), bz = get_global_id(2);
@@ -62,12 +64,18 @@ __kernel void gemm_tile(const ulong m, const ulong n, const ulong k, const float
     B += b_off + bz * stride_b;
     C += c_off + bz * stride_c;
 #if BPACK
-    __global const float *bp = B + tj * k * RN;
+    __global const float *bp = B + tj * pstride;
 #define BSTEP RN
 #else
     __global const float *bp = B + j0;
     const ulong BSTEP = ldb;
 #endif
+#if APACK
+    /* op(A) packed in RM-row panels (gemm_pack_a): panel ti holds k rows of RM floats, panels lda
+     * floats apart; rows past m are zero and never stored. */
+    const ulong is = i0;
+    __global const float *a0 = A + ti * lda;
+#else
     /* Rows past m: the last tile is shifted up to end at row m (when m >= RM), computing rows the
      * previous tile already stored and storing only its own; with m < RM rows are clamped. */
     const ulong is = m >= RM ? min(i0, m - RM) : 0;
@@ -86,6 +94,7 @@ __kernel void gemm_tile(const ulong m, const ulong n, const ulong k, const float
         aoff[r] = i * lda;
 #endif
     }
+#endif
     VEC acc[RM][NV];
 #pragma unroll
     for (int r = 0; r < RM; r++)
@@ -98,7 +107,9 @@ __kernel void gemm_tile(const ulong m, const ulong n, const ulong k, const float
         bp += BSTEP;
 #pragma unroll
         for (int r = 0; r < RM; r++) {
-#if TA
+#if APACK
+            const float a = a0[r];
+#elif TA
             const float a = a0[aoff[r]];
 #else
             const float a = a0[aoff[r] + p];
@@ -106,7 +117,9 @@ __kernel void gemm_tile(const ulong m, const ulong n, const ulong k, const float
 #pragma unroll
             for (int v = 0; v < NV; v++) acc[r][v] = fma((VEC)(a), b[v], acc[r][v]);
         }
-#if TA
+#if APACK
+        a0 += RM;
+#elif TA
         a0 += lda;
 #endif
     }
@@ -158,4 +171,17 @@ __kernel void gemm_pack_t(const ulong n, const ulong k, __global const float *B,
             for (ulong r = 0; r < rows; r++) out[r * RN + jj] = j < n ? B[j * ldb + p0 + r] : 0.0f;
         }
     }
+}
+
+/* op(A) = A^T (A stored k x m, e.g. dY in dW = dY^T X) into RM-row panels for APACK=1:
+ * P[ti * stride_p + p * RM + r] = A[p * lda + ti * RM + r], zero past m. A^T read directly
+ * crosses a page per k step when m is large; the panels are contiguous.
+ * Global: (k, ceil(m / RM), 1); stride_p = k * RM. */
+__kernel void gemm_pack_a(const ulong m, const ulong k, __global const float *A, const ulong a_off,
+                          const ulong lda, __global float *P, const ulong stride_p) {
+    const ulong p = get_global_id(0), ti = get_global_id(1);
+    if (p >= k) return;
+    __global const float *src = A + a_off + p * lda + ti * RM;
+    __global float *out = P + ti * stride_p + p * RM;
+    for (int r = 0; r < RM; r++) out[r] = ti * RM + r < m ? src[r] : 0.0f;
 }

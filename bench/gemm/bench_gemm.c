@@ -9,7 +9,7 @@
  * Paths: own (dispatch-free own kernel, packing op(B) per call where needed), own-pk (op(B)
  * packed beforehand: packed weights; cost of packing reported separately), clblast, ref (small
  * sizes only), openblas (cblas_sgemm). Usage: bench_gemm [device] [--quick]
- * [--own-only] [--only LABEL-SUBSTRING] [--reps N (<= 64)] [--best (fastest run instead of
+ * [--own-only] [--only LABEL-SUBSTRING] [--params VW,RM,NV,ROWS_FIRST] [--reps N (<= 64)] [--best (fastest run instead of
  * the median: for experiments on a busy machine)]. */
 #include <math.h>
 #include <stdio.h>
@@ -115,10 +115,21 @@ int main(int argc, char **argv) {
     const char *device = NULL;
     int quick = 0, own_only = 0;
     const char *only = NULL;
+    static clcdd_gemm_params forced_params;
+    int have_params = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) quick = 1;
         else if (strcmp(argv[i], "--own-only") == 0) own_only = 1;
         else if (strcmp(argv[i], "--best") == 0) use_best = 1;
+        else if (strcmp(argv[i], "--params") == 0 && i + 1 < argc) {
+            clcdd_gemm_params *q = &forced_params;
+            have_params = sscanf(argv[++i], "%d,%d,%d,%d", &q->vw, &q->rm, &q->nv,
+                                 &q->rows_first) == 4;
+            if (!have_params) {
+                fprintf(stderr, "bench_gemm: --params VW,RM,NV,ROWS_FIRST\n");
+                return 2;
+            }
+        }
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
             reps_override = atoi(argv[++i]);
             if (reps_override < 1 || reps_override > 64) reps_override = 9;
@@ -134,10 +145,15 @@ int main(int argc, char **argv) {
     }
     int clblast_ok = 0;
     clcdd_gemm_self_check(ctx, &clblast_ok);
+    if (have_params) {
+        clcdd_gemm_own_state *os = NULL;
+        if (clcdd_gemm_own_state_get(ctx, &os) == CLCDD_OK) os->override = &forced_params;
+    }
     const clcdd_device_info *dev = clcdd_ctx_device(ctx);
-    clcdd_gemm_params dp = clcdd_gemm_default_params(dev);
-    printf("device: %s (driver %s), own kernel vw=%d rm=%d nv=%d, CLBlast self-check %s\n",
-           dev->name, dev->driver_version, dp.vw, dp.rm, dp.nv, clblast_ok ? "passed" : "failed");
+    clcdd_gemm_params dp = have_params ? forced_params : clcdd_gemm_default_params(dev);
+    printf("device: %s (driver %s), own kernel vw=%d rm=%d nv=%d rows_first=%d, CLBlast "
+           "self-check %s\n", dev->name, dev->driver_version, dp.vw, dp.rm, dp.nv, dp.rows_first,
+           clblast_ok ? "passed" : "failed");
     const size_t tshape[3][3] = {{512, 576, 1536}, {512, 1536, 576}, {512, 576, 49152}};
     problem probs[32];
     char labels[32][48];

@@ -50,6 +50,8 @@ typedef struct clcdd_gemm_tune_record {
 typedef struct clcdd_gemm_own_state {
     cl_mem scratch; /* packed op(B) for calls that need packing */
     size_t scratch_bytes;
+    cl_mem scratch_a; /* packed op(A) (transposed A with many rows) */
+    size_t scratch_a_bytes;
     int record_loaded;            /* tried to load the tuning record */
     clcdd_gemm_tune_record rec;   /* count 0: none */
     const clcdd_gemm_params *override; /* tuner: forces these parameters on the own path */
@@ -84,7 +86,8 @@ clcdd_gemm_params clcdd_gemm_own_params(clcdd_ctx *ctx, const clcdd_gemm_args *a
 /* Defaults from the device's capability record alone. */
 clcdd_gemm_params clcdd_gemm_default_params(const clcdd_device_info *dev);
 /* Build options selecting one variant of kernels/gemm_tiled.cl. */
-void clcdd_gemm_options(const clcdd_gemm_params *p, int ta, int bpack, char *buf, size_t cap);
+void clcdd_gemm_options(const clcdd_gemm_params *p, int ta, int apack, int bpack, char *buf,
+                        size_t cap);
 
 clcdd_status clcdd_gemm_reference(clcdd_ctx *ctx, const clcdd_gemm_args *g);
 clcdd_status clcdd_gemm_own(clcdd_ctx *ctx, const clcdd_gemm_args *g);

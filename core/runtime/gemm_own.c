@@ -14,6 +14,12 @@
 #include "runtime/gemm_internal.h"
 #include "runtime/gemm_packed.h"
 
+#define PACK_GROUP 16 /* work-items per group of the pack kernels */
+#define TILE_GROUP 4  /* work-items per group of the tile kernel */
+#define K_SPLIT 2048  /* k above this is split into chunks of at most K_CHUNK */
+#define K_CHUNK 1024
+#define APACK_MIN_M 2048 /* transposed A with at least this many rows (columns stored) is packed */
+
 clcdd_status clcdd_gemm_own_state_get(clcdd_ctx *ctx, clcdd_gemm_own_state **out) {
     clcdd_gemm_state *g = NULL;
     TRY(clcdd_gemm_state_get(ctx, &g));
@@ -29,6 +35,7 @@ void clcdd_gemm_own_free(clcdd_gemm_state *g) {
     clcdd_gemm_own_state *o = g->own;
     if (!o) return;
     if (o->scratch) clReleaseMemObject(o->scratch);
+    if (o->scratch_a) clReleaseMemObject(o->scratch_a);
     free(o);
     g->own = NULL;
 }
@@ -50,25 +57,26 @@ clcdd_gemm_params clcdd_gemm_default_params(const clcdd_device_info *dev) {
     return p;
 }
 
-void clcdd_gemm_options(const clcdd_gemm_params *p, int ta, int bpack, char *buf, size_t cap) {
-    snprintf(buf, cap, "-DVW=%d -DRM=%d -DNV=%d -DTA=%d -DBPACK=%d -DROWS_FIRST=%d", p->vw, p->rm,
-             p->nv, ta, bpack, p->rows_first);
+void clcdd_gemm_options(const clcdd_gemm_params *p, int ta, int apack, int bpack, char *buf,
+                        size_t cap) {
+    snprintf(buf, cap, "-DVW=%d -DRM=%d -DNV=%d -DTA=%d -DAPACK=%d -DBPACK=%d -DROWS_FIRST=%d",
+             p->vw, p->rm, p->nv, ta, apack, bpack, p->rows_first);
 }
 
-static clcdd_status ensure_scratch(clcdd_ctx *ctx, clcdd_gemm_own_state *o, size_t bytes) {
-    if (o->scratch && o->scratch_bytes >= bytes) return CLCDD_OK;
-    if (o->scratch) clReleaseMemObject(o->scratch);
-    o->scratch = NULL;
-    o->scratch_bytes = 0;
+static clcdd_status ensure_scratch(clcdd_ctx *ctx, cl_mem *buf, size_t *have, size_t bytes) {
+    if (*buf && *have >= bytes) return CLCDD_OK;
+    if (*buf) clReleaseMemObject(*buf);
+    *buf = NULL;
+    *have = 0;
     if (bytes > ctx->dev.max_alloc_bytes)
         return clcdd_fail(CLCDD_ERR_DEVICE_MEMORY,
                           "GEMM packing buffer of %zu bytes exceeds the max allocation (%llu) of %s",
                           bytes, (unsigned long long)ctx->dev.max_alloc_bytes, ctx->dev.name);
     cl_int err = CL_SUCCESS;
-    o->scratch = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    *buf = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
     if (err != CL_SUCCESS)
         return clcdd_cl_fail(err, "allocating a %zu-byte GEMM packing buffer", bytes);
-    o->scratch_bytes = bytes;
+    *have = bytes;
     return CLCDD_OK;
 }
 
@@ -80,7 +88,7 @@ clcdd_status clcdd_gemm_own_pack(clcdd_ctx *ctx, const clcdd_gemm_params *p, int
     char opts[128];
     clcdd_gemm_params pp = *p;
     pp.rows_first = 0; /* the pack kernel only depends on the tile width */
-    clcdd_gemm_options(&pp, 0, 1, opts, sizeof opts);
+    clcdd_gemm_options(&pp, 0, 0, 1, opts, sizeof opts);
     cl_kernel kp;
     TRY(clcdd_ctx_kernel(ctx, "gemm_tiled", opts, tb ? "gemm_pack_t" : "gemm_pack_n", &kp));
     size_t rn = (size_t)p->vw * p->nv, panels = (n + rn - 1) / rn;
@@ -88,42 +96,88 @@ clcdd_status clcdd_gemm_own_pack(clcdd_ctx *ctx, const clcdd_gemm_params *p, int
     int i = 0;
     KARG(kp, i++, nn); KARG(kp, i++, kk); KARG(kp, i++, b.buf);
     KARG(kp, i++, bo); KARG(kp, i++, ldb); KARG(kp, i++, sb); KARG(kp, i++, dst); KARG(kp, i++, sp);
-    size_t global[3] = {tb ? (k + 15) / 16 : k, panels, batch}, local[3] = {1, 1, 1};
+    /* A fixed local size (one kernel build on drivers that specialise per shape) that still
+     * amortises per-group overhead over several small work-items; the kernel ignores the
+     * rounding-up. */
+    size_t rows = tb ? (k + 15) / 16 : k;
+    size_t global[3] = {(rows + PACK_GROUP - 1) / PACK_GROUP * PACK_GROUP, panels, batch};
+    size_t local[3] = {PACK_GROUP, 1, 1};
     CL_TRY(clEnqueueNDRangeKernel(ctx->queue, kp, 3, NULL, global, local, 0, NULL, NULL),
            "packing a %zux%zu GEMM operand on %s", k, n, ctx->dev.name);
     return CLCDD_OK;
 }
 
 /* Runs the tile kernel; B is either row-major op(B) (bpack 0) or panels. */
-clcdd_status clcdd_gemm_own_tiles(clcdd_ctx *ctx, const clcdd_gemm_args *g, const clcdd_gemm_params *p,
-                              int bpack, clcdd_matrix b, size_t stride_b) {
+clcdd_status clcdd_gemm_own_tiles(clcdd_ctx *ctx, const clcdd_gemm_args *g,
+                                  const clcdd_gemm_params *p, int bpack, clcdd_matrix b,
+                                  size_t stride_b) {
+    /* Transposed A with many rows: each k step of a work-item would touch another page; pack
+     * op(A) into RM-row panels first (O(m k) against O(m n k)). Batch 1 only. */
+    int apack = g->ta && g->m >= APACK_MIN_M && g->batch == 1;
+    clcdd_gemm_args ga = *g;
+    if (apack) {
+        clcdd_gemm_own_state *o = NULL;
+        TRY(clcdd_gemm_own_state_get(ctx, &o));
+        size_t tiles_m = (g->m + p->rm - 1) / p->rm, bytes = 0;
+        if (!clcdd_mul_size(tiles_m * (size_t)p->rm, g->k, &bytes) ||
+            !clcdd_mul_size(bytes, sizeof(float), &bytes))
+            return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "own GEMM: packing size overflows");
+        TRY(ensure_scratch(ctx, &o->scratch_a, &o->scratch_a_bytes, bytes));
+        char popts[128];
+        clcdd_gemm_options(p, 1, 1, 0, popts, sizeof popts);
+        cl_kernel kp;
+        TRY(clcdd_ctx_kernel(ctx, "gemm_tiled", popts, "gemm_pack_a", &kp));
+        cl_ulong mm = g->m, kk = g->k, ao = g->a.offset, lda = g->a.ld, sp = g->k * (size_t)p->rm;
+        int i = 0;
+        KARG(kp, i++, mm); KARG(kp, i++, kk); KARG(kp, i++, g->a.buf); KARG(kp, i++, ao);
+        KARG(kp, i++, lda); KARG(kp, i++, o->scratch_a); KARG(kp, i++, sp);
+        size_t gl[3] = {(g->k + PACK_GROUP - 1) / PACK_GROUP * PACK_GROUP, tiles_m, 1};
+        size_t lo[3] = {PACK_GROUP, 1, 1};
+        CL_TRY(clEnqueueNDRangeKernel(ctx->queue, kp, 3, NULL, gl, lo, 0, NULL, NULL),
+               "packing a transposed %zux%zu GEMM operand on %s", g->k, g->m, ctx->dev.name);
+        ga.a = (clcdd_matrix){o->scratch_a, 0, g->k * (size_t)p->rm};
+        g = &ga;
+    }
     char opts[128];
-    clcdd_gemm_options(p, g->ta, bpack, opts, sizeof opts);
+    clcdd_gemm_options(p, g->ta, apack, bpack, opts, sizeof opts);
     cl_kernel k;
     TRY(clcdd_ctx_kernel(ctx, "gemm_tiled", opts, "gemm_tile", &k));
     size_t rn = (size_t)p->vw * p->nv;
-    cl_ulong m = g->m, n = g->n, kk = g->k;
-    cl_ulong ao = g->a.offset, lda = g->a.ld, sa = g->stride_a;
-    cl_ulong bo = b.offset, ldb = b.ld, sb = stride_b;
-    cl_ulong co = g->c.offset, ldc = g->c.ld, sc = g->stride_c;
-    int i = 0;
-    KARG(k, i++, m); KARG(k, i++, n); KARG(k, i++, kk); KARG(k, i++, g->alpha);
-    KARG(k, i++, g->a.buf); KARG(k, i++, ao); KARG(k, i++, lda); KARG(k, i++, sa);
-    KARG(k, i++, b.buf); KARG(k, i++, bo); KARG(k, i++, ldb); KARG(k, i++, sb);
-    KARG(k, i++, g->beta);
-    KARG(k, i++, g->c.buf); KARG(k, i++, co); KARG(k, i++, ldc); KARG(k, i++, sc);
-    /* One work-item per group: a work-item is already a large unit of work, and a fixed local
-     * size keeps drivers that specialise per work-group shape (PoCL) at one build per variant. */
-    size_t global[3] = {(g->n + rn - 1) / rn, (g->m + p->rm - 1) / p->rm, g->batch};
+    /* A fixed local size keeps drivers that specialise per work-group shape (PoCL) at one build
+     * per variant; TILE_GROUP work-items per group amortise the per-group cost. The kernel
+     * ignores work-items past the edge of C. */
+    size_t tiles[2] = {(g->n + rn - 1) / rn, (g->m + p->rm - 1) / p->rm};
     if (p->rows_first) {
-        size_t t = global[0];
-        global[0] = global[1];
-        global[1] = t;
+        size_t t = tiles[0];
+        tiles[0] = tiles[1];
+        tiles[1] = t;
     }
-    size_t local[3] = {1, 1, 1};
-    CL_TRY(clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, local, 0, NULL, NULL),
-           "own GEMM %zux%zux%zu (batch %zu, %s) on %s", g->m, g->n, g->k, g->batch, opts,
-           ctx->dev.name);
+    size_t global[3] = {(tiles[0] + TILE_GROUP - 1) / TILE_GROUP * TILE_GROUP, tiles[1], g->batch};
+    size_t local[3] = {TILE_GROUP, 1, 1};
+    /* Long k is split into chunks accumulated through C (beta 1 after the first), so that the
+     * panel of B and the rows of A one work-item streams stay in cache for its neighbours. */
+    size_t chunks = g->k > K_SPLIT ? (g->k + K_CHUNK - 1) / K_CHUNK : 1;
+    size_t kc = (g->k + chunks - 1) / chunks;
+    for (size_t k0 = 0; k0 < g->k || k0 == 0; k0 += kc) {
+        size_t kl = g->k - k0 < kc ? g->k - k0 : kc;
+        cl_ulong m = g->m, n = g->n, kk = kl;
+        cl_ulong ao = g->a.offset + (apack ? k0 * p->rm : g->ta ? k0 * g->a.ld : k0);
+        cl_ulong lda = g->a.ld, sa = g->stride_a;
+        cl_ulong bo = b.offset + (bpack ? k0 * rn : k0 * b.ld), ldb = b.ld, sb = stride_b;
+        cl_ulong pstride = (cl_ulong)g->k * rn;
+        cl_ulong co = g->c.offset, ldc = g->c.ld, sc = g->stride_c;
+        float beta = k0 == 0 ? g->beta : 1.0f;
+        int i = 0;
+        KARG(k, i++, m); KARG(k, i++, n); KARG(k, i++, kk); KARG(k, i++, g->alpha);
+        KARG(k, i++, g->a.buf); KARG(k, i++, ao); KARG(k, i++, lda); KARG(k, i++, sa);
+        KARG(k, i++, b.buf); KARG(k, i++, bo); KARG(k, i++, ldb); KARG(k, i++, sb);
+        KARG(k, i++, pstride); KARG(k, i++, beta);
+        KARG(k, i++, g->c.buf); KARG(k, i++, co); KARG(k, i++, ldc); KARG(k, i++, sc);
+        CL_TRY(clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, local, 0, NULL, NULL),
+               "own GEMM %zux%zux%zu (batch %zu, %s) on %s", g->m, g->n, g->k, g->batch, opts,
+               ctx->dev.name);
+        if (g->k == 0) break;
+    }
     return CLCDD_OK;
 }
 
@@ -137,7 +191,7 @@ clcdd_status clcdd_gemm_own_with(clcdd_ctx *ctx, const clcdd_gemm_args *g,
     if (!clcdd_mul_size(panels * rn, g->k, &per) || !clcdd_mul_size(per, g->batch, &bytes) ||
         !clcdd_mul_size(bytes, sizeof(float), &bytes))
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "own GEMM: packing buffer size overflows");
-    TRY(ensure_scratch(ctx, o, bytes));
+    TRY(ensure_scratch(ctx, &o->scratch, &o->scratch_bytes, bytes));
     TRY(clcdd_gemm_own_pack(ctx, p, g->tb, g->n, g->k, g->b, g->stride_b, g->batch, o->scratch, per));
     clcdd_matrix pb = {o->scratch, 0, rn};
     return clcdd_gemm_own_tiles(ctx, g, p, 1, pb, per);
