@@ -18,6 +18,7 @@
 #define TILE_GROUP 4  /* work-items per group of the tile kernel */
 #define K_SPLIT 2048  /* k above this is split into chunks of at most K_CHUNK */
 #define K_CHUNK 1024
+#define PACK_MIN_M 128    /* row-major B is packed per call from this m on (unless rows are short) */
 #define APACK_MIN_M 2048 /* transposed A with at least this many rows (columns stored) is packed */
 
 clcdd_status clcdd_gemm_own_state_get(clcdd_ctx *ctx, clcdd_gemm_own_state **out) {
@@ -184,7 +185,10 @@ clcdd_status clcdd_gemm_own_tiles(clcdd_ctx *ctx, const clcdd_gemm_args *g,
 clcdd_status clcdd_gemm_own_with(clcdd_ctx *ctx, const clcdd_gemm_args *g,
                                  const clcdd_gemm_params *p, int pack) {
     size_t rn = (size_t)p->vw * p->nv;
-    if (!pack && !g->tb && g->n % rn == 0) return clcdd_gemm_own_tiles(ctx, g, p, 0, g->b, g->stride_b);
+    /* Streaming B row-major crosses a page every k step once rows are a few KB long; packing is
+     * O(n k) against O(m n k), so it pays for itself unless m is small. */
+    if (!pack && !g->tb && g->n % rn == 0 && (g->m < PACK_MIN_M || g->n * sizeof(float) < 1024))
+        return clcdd_gemm_own_tiles(ctx, g, p, 0, g->b, g->stride_b);
     clcdd_gemm_own_state *o = NULL;
     TRY(clcdd_gemm_own_state_get(ctx, &o));
     size_t panels = (g->n + rn - 1) / rn, per = 0, bytes = 0;
