@@ -174,13 +174,13 @@ int clcdd_cmd_tune(int argc, char **argv) {
         }
         printf("]}\n");
     } else {
-        printf("%-4s %-20s %-8s %-18s %9s %9s %9s\n", "op", "m x n x k", "winner", "params",
+        printf("%-4s %-20s %-8s %-30s %9s %9s %9s\n", "op", "m x n x k", "winner", "params",
                "GFLOP/s", "clblast", "default");
         for (size_t i = 0; i < count; i++) {
             const clcdd_gemm_tune_result *r = &res[i];
             char dims[64];
             snprintf(dims, sizeof dims, "%zux%zux%zu", r->shape.m, r->shape.n, r->shape.k);
-            printf("%c%c   %-20s %-8s %-18s %9.1f %9.1f %9.1f\n", r->shape.ta ? 'T' : 'N',
+            printf("%c%c   %-20s %-8s %-30s %9.1f %9.1f %9.1f\n", r->shape.ta ? 'T' : 'N',
                    r->shape.tb ? 'T' : 'N', dims, backend_name(r->backend), r->params, r->gflops,
                    r->clblast_gflops, r->default_gflops);
         }
