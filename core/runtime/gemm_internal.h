@@ -1,5 +1,6 @@
 /* Internals of the GEMM dispatcher shared between gemm.c (entry point, CLBlast, reference,
- * self-check) and gemm_own.c (the project's own kernels and the per-shape choice). */
+ * self-check), gemm_own.c (the own kernels, packing, packed weights), gemm_tune.c (the tuning
+ * record and the per-shape choice) and gemm_tune_run.c (the tuner). */
 #ifndef CLCDD_GEMM_INTERNAL_H
 #define CLCDD_GEMM_INTERNAL_H
 
