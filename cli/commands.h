@@ -7,5 +7,6 @@ int clcdd_cmd_doctor(int argc, char **argv);
 int clcdd_cmd_tokenize(int argc, char **argv);
 int clcdd_cmd_plugins(int argc, char **argv);
 int clcdd_cmd_inspect(int argc, char **argv);
+int clcdd_cmd_tune(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const command commands[] = {
     {"doctor", clcdd_cmd_doctor, "check that clcdd works on a device (kernels, GEMM, ops)"},
     {"inspect", clcdd_cmd_inspect, "list a checkpoint's tensors and metadata (safetensors, GGUF, config.json)"},
     {"plugins", clcdd_cmd_plugins, "list model-family plugins, their architectures and rejected files"},
+    {"tune", clcdd_cmd_tune, "measure GEMM backends and tile sizes on a device and store the choice"},
     {"tokenize", clcdd_cmd_tokenize, "encode text to token ids (or --decode ids) with a tokenizer"},
 };
 

@@ -22,13 +22,17 @@ void clcdd_gemm_state_free(clcdd_ctx *ctx) {
     ctx->gemm = NULL;
 }
 
-static clcdd_status state(clcdd_ctx *ctx, clcdd_gemm_state **out) {
+clcdd_status clcdd_gemm_state_get(clcdd_ctx *ctx, clcdd_gemm_state **out) {
     if (!ctx->gemm) {
         ctx->gemm = calloc(1, sizeof *ctx->gemm);
         if (!ctx->gemm) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "GEMM state");
     }
     *out = ctx->gemm;
     return CLCDD_OK;
+}
+
+static clcdd_status state(clcdd_ctx *ctx, clcdd_gemm_state **out) {
+    return clcdd_gemm_state_get(ctx, out);
 }
 
 void clcdd_gemm_force_backend(clcdd_ctx *ctx, clcdd_gemm_backend backend) {
@@ -38,7 +42,7 @@ void clcdd_gemm_force_backend(clcdd_ctx *ctx, clcdd_gemm_backend backend) {
 
 /* ---- validation ----------------------------------------------------------------------------- */
 
-static clcdd_status check_matrix(const char *name, clcdd_matrix x, size_t rows, size_t cols,
+clcdd_status clcdd_gemm_check_matrix(const char *name, clcdd_matrix x, size_t rows, size_t cols,
                                  size_t stride, size_t batch) {
     /* Stored (not op'd) shape is rows x cols with row stride ld. */
     if (rows == 0 || cols == 0) return CLCDD_OK;
@@ -111,9 +115,9 @@ static clcdd_status gemm_clblast(clcdd_ctx *ctx, const clcdd_gemm_args *g) {
 /* ---- self-check ----------------------------------------------------------------------------- */
 
 /* Runs one problem through `backend` and the reference; returns the max relative error. */
-static clcdd_status compare_one(clcdd_ctx *ctx, clcdd_gemm_backend backend, int ta, int tb,
-                                size_t m, size_t n, size_t k, size_t off, float beta,
-                                double *max_err) {
+clcdd_status clcdd_gemm_compare_one(clcdd_ctx *ctx, clcdd_gemm_backend backend, int ta, int tb,
+                                    size_t m, size_t n, size_t k, size_t off, float beta,
+                                    double *max_err) {
     size_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
     size_t na = off + (ta ? k : m) * lda, nb = off + (tb ? n : k) * ldb, nc = off + m * ldc;
     float *host = malloc((na + nb + 2 * nc) * sizeof(float));
@@ -172,7 +176,7 @@ clcdd_status clcdd_gemm_check_backend(clcdd_ctx *ctx, clcdd_gemm_backend backend
     *worst = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         double e = 0;
-        TRY(compare_one(ctx, backend, cases[i].ta, cases[i].tb, cases[i].m, cases[i].n, cases[i].k,
+        TRY(clcdd_gemm_compare_one(ctx, backend, cases[i].ta, cases[i].tb, cases[i].m, cases[i].n, cases[i].k,
                         cases[i].off, cases[i].beta, &e));
         if (!(e <= *worst)) *worst = e;
     }
@@ -230,9 +234,9 @@ clcdd_gemm_backend clcdd_gemm_default_backend(clcdd_ctx *ctx) {
 
 static clcdd_status run(clcdd_ctx *ctx, clcdd_gemm_args *a) {
     if (a->m == 0 || a->n == 0 || a->batch == 0) return CLCDD_OK;
-    TRY(check_matrix("A", a->a, a->ta ? a->k : a->m, a->ta ? a->m : a->k, a->stride_a, a->batch));
-    TRY(check_matrix("B", a->b, a->tb ? a->n : a->k, a->tb ? a->k : a->n, a->stride_b, a->batch));
-    TRY(check_matrix("C", a->c, a->m, a->n, a->stride_c, a->batch));
+    TRY(clcdd_gemm_check_matrix("A", a->a, a->ta ? a->k : a->m, a->ta ? a->m : a->k, a->stride_a, a->batch));
+    TRY(clcdd_gemm_check_matrix("B", a->b, a->tb ? a->n : a->k, a->tb ? a->k : a->n, a->stride_b, a->batch));
+    TRY(clcdd_gemm_check_matrix("C", a->c, a->m, a->n, a->stride_c, a->batch));
     clcdd_gemm_state *g = NULL;
     TRY(state(ctx, &g));
     /* CLBlast is checked (which costs its kernel compilation) only when it would be used. */

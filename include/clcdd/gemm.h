@@ -51,6 +51,38 @@ CLCDD_API const char *clcdd_gemm_backend_name(clcdd_gemm_backend backend);
  * warning is logged. *clblast_ok tells which happened. */
 CLCDD_API clcdd_status clcdd_gemm_self_check(clcdd_ctx *ctx, int *clblast_ok);
 
+/* ---- Tuning (`clcdd tune`) ---------------------------------------------------------------- */
+
+typedef struct clcdd_gemm_shape {
+    clcdd_trans ta, tb;
+    size_t m, n, k;
+} clcdd_gemm_shape;
+
+typedef struct clcdd_gemm_tune_result {
+    clcdd_gemm_shape shape;
+    clcdd_gemm_backend backend; /* the winner: CLCDD_GEMM_CLBLAST or CLCDD_GEMM_OWN */
+    char params[64];            /* the winner's own-kernel parameters ("vw=16 rm=8 nv=2"), or "" */
+    double gflops;              /* the winner's speed */
+    double clblast_gflops;      /* CLBlast's (-1: not usable on this device) */
+    double default_gflops;      /* the own kernel with default parameters */
+    int tried, rejected;        /* candidates measured; candidates failing the reference check */
+} clcdd_gemm_tune_result;
+
+typedef void (*clcdd_gemm_tune_progress_fn)(const char *message, void *user);
+
+/* Measure CLBlast and a grid of own-kernel parameters on this context's device for each shape
+ * (spending about budget_seconds in all), check every candidate against the reference kernel
+ * before it may win, and store the winners as the device's tuning record in the kernel cache
+ * directory (keyed by device name and driver version; later contexts load it on first GEMM use).
+ * results[i] describes shapes[i]. progress (may be NULL) receives one line per step. */
+CLCDD_API clcdd_status clcdd_gemm_tune(clcdd_ctx *ctx, const clcdd_gemm_shape *shapes,
+                                       size_t count, double budget_seconds,
+                                       clcdd_gemm_tune_progress_fn progress, void *user,
+                                       clcdd_gemm_tune_result *results);
+
+/* Path of this device's tuning record (whether or not it exists); "" if the cache is off. */
+CLCDD_API void clcdd_gemm_tune_record_path(const clcdd_ctx *ctx, char *out, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif
