@@ -8,5 +8,8 @@ int clcdd_cmd_tokenize(int argc, char **argv);
 int clcdd_cmd_plugins(int argc, char **argv);
 int clcdd_cmd_inspect(int argc, char **argv);
 int clcdd_cmd_tune(int argc, char **argv);
+int clcdd_cmd_info(int argc, char **argv);
+int clcdd_cmd_debug(int argc, char **argv);
+int clcdd_cmd_generate(int argc, char **argv);
 
 #endif

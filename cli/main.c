@@ -13,8 +13,11 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"debug", clcdd_cmd_debug, "debug tools: `debug forward` dumps logits and hidden states"},
     {"devices", clcdd_cmd_devices, "list OpenCL devices and their capabilities"},
     {"doctor", clcdd_cmd_doctor, "check that clcdd works on a device (kernels, GEMM, ops)"},
+    {"generate", clcdd_cmd_generate, "generate text from a prompt (greedy; --chat uses the chat template)"},
+    {"info", clcdd_cmd_info, "describe a model: family, dimensions, parameters, tokenizer, chat template"},
     {"inspect", clcdd_cmd_inspect, "list a checkpoint's tensors and metadata (safetensors, GGUF, config.json)"},
     {"plugins", clcdd_cmd_plugins, "list model-family plugins, their architectures and rejected files"},
     {"tune", clcdd_cmd_tune, "measure GEMM backends and tile sizes on a device and store the choice"},

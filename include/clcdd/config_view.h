@@ -21,6 +21,15 @@ extern "C" {
 /* `path` is the model directory or its config.json. */
 CLCDD_API clcdd_status clcdd_config_view_open_hf(const char *path, clcdd_config_view **out);
 
+/* GGUF: a table view (format CLCDD_SOURCE_GGUF) holding every metadata key of the file: scalars,
+ * strings and integer arrays copied; arrays of other element types (tokens, merges, scores) by
+ * length. The view does not keep the file open. */
+CLCDD_API clcdd_status clcdd_config_view_open_gguf(const char *path, clcdd_config_view **out);
+/* The same from an open GGUF (not kept); `name` is used in messages (NULL: "(table)"). */
+struct clcdd_gguf;
+CLCDD_API clcdd_status clcdd_config_view_from_gguf(const struct clcdd_gguf *g, const char *name,
+                                                   clcdd_config_view **out);
+
 /* An empty table view of the given format. */
 CLCDD_API clcdd_status clcdd_config_view_create_table(clcdd_source_format format,
                                                       clcdd_config_view **out);

@@ -80,6 +80,13 @@ CLCDD_API void clcdd_vocab_desc_init(clcdd_vocab_desc *d);
 
 CLCDD_API clcdd_status clcdd_tokenizer_from_vocab(const clcdd_vocab_desc *d, clcdd_tokenizer **out);
 
+/* From a GGUF file's tokenizer.ggml.* metadata (model, pre, tokens, scores, token_type, merges,
+ * special ids and add_* flags). CLCDD_ERR_NOT_FOUND when the file has no tokenizer. The open-GGUF
+ * variant does not keep the file; `name` is used in messages. */
+struct clcdd_gguf;
+CLCDD_API clcdd_status clcdd_tokenizer_load_gguf(const char *path, clcdd_tokenizer **out);
+CLCDD_API clcdd_status clcdd_tokenizer_from_gguf(const struct clcdd_gguf *g, const char *name,
+                                                 clcdd_tokenizer **out);
 CLCDD_API void clcdd_tokenizer_destroy(clcdd_tokenizer *tok);
 
 /* Encode flags. */

@@ -1,0 +1,152 @@
+/* The public clcdd_llm handle over the model loader and the decoder (clcdd/llm.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "clcdd/llm.h"
+#include "clcdd_internal.h"
+#include "nn/decoder.h"
+#include "nn/load.h"
+
+struct clcdd_llm {
+    clcdd_ctx *ctx;
+    clcdd_model model;
+    clcdd_load_info info;
+};
+
+clcdd_status clcdd_llm_load(clcdd_ctx *ctx, const char *path, const clcdd_plugin_registry *reg,
+                            clcdd_llm **out) {
+    if (!out) return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "clcdd_llm_load: NULL out");
+    *out = NULL;
+    clcdd_llm *m = calloc(1, sizeof *m);
+    if (!m) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "clcdd_llm_load");
+    m->ctx = ctx;
+    clcdd_status st = clcdd_model_load(ctx, path, reg, &m->model, &m->info);
+    if (st != CLCDD_OK) {
+        free(m);
+        return st;
+    }
+    *out = m;
+    return CLCDD_OK;
+}
+
+void clcdd_llm_free(clcdd_llm *m) {
+    if (!m) return;
+    clcdd_load_info_free(&m->info);
+    clcdd_model_destroy(&m->model);
+    free(m);
+}
+
+const clcdd_hparams *clcdd_llm_hparams(const clcdd_llm *m) { return m ? &m->model.hp : NULL; }
+const clcdd_plugin *clcdd_llm_plugin(const clcdd_llm *m) { return m ? m->info.plugin : NULL; }
+const clcdd_tokenizer *clcdd_llm_tokenizer(const clcdd_llm *m) {
+    return m ? m->info.tokenizer : NULL;
+}
+
+void clcdd_llm_get_summary(const clcdd_llm *m, clcdd_llm_summary *out) {
+    memset(out, 0, sizeof *out);
+    if (!m) return;
+    out->plugin = m->info.plugin;
+    out->format = m->info.format;
+    out->n_params = m->info.n_params;
+    out->weight_dtype = m->info.weight_dtype;
+    out->tokenizer_source = m->info.tokenizer_note;
+    out->rope_freqs = m->info.rope_freqs;
+}
+
+static clcdd_status check_ids(const clcdd_llm *m, const int32_t *ids, size_t n) {
+    if (!m || !ids || !n) return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "no token ids");
+    if (n > 0x7fffffff) return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "%zu ids: too many", n);
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0 || (uint32_t)ids[i] >= m->model.hp.vocab_size)
+            return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "token id %d at position %zu is outside "
+                              "the vocabulary (0..%u)", ids[i], i, m->model.hp.vocab_size - 1);
+    return CLCDD_OK;
+}
+
+/* Forward of one sequence; acts stay alive for the caller (destroy them). */
+static clcdd_status run(clcdd_llm *m, const int32_t *ids, size_t n, clcdd_batch *bt,
+                        clcdd_acts *A) {
+    clcdd_status st = check_ids(m, ids, n);
+    if (st != CLCDD_OK) return st;
+    int32_t len = (int32_t)n;
+    st = clcdd_batch_create(m->ctx, 1, n, ids, &len, 0, bt);
+    if (st != CLCDD_OK) return st;
+    st = clcdd_acts_create(m->ctx, &m->model.hp, 1, n, 0, A);
+    if (st != CLCDD_OK) {
+        clcdd_batch_destroy(bt);
+        return st;
+    }
+    st = clcdd_decoder_forward(m->ctx, &m->model, bt, NULL, A);
+    if (st != CLCDD_OK) {
+        clcdd_acts_destroy(A);
+        clcdd_batch_destroy(bt);
+    }
+    return st;
+}
+
+clcdd_status clcdd_llm_forward(clcdd_llm *m, const int32_t *ids, size_t n, float *logits,
+                               float *hidden) {
+    clcdd_batch bt;
+    clcdd_acts A;
+    clcdd_status st = run(m, ids, n, &bt, &A);
+    if (st != CLCDD_OK) return st;
+    clcdd_tensor t = clcdd_act(&A, A.logits);
+    if (logits) st = clcdd_tensor_download(m->ctx, &t, logits);
+    size_t stride = n * m->model.hp.hidden_size;
+    for (uint32_t l = 0; hidden && st == CLCDD_OK && l <= m->model.hp.n_layers; l++) {
+        t = clcdd_act(&A, A.x[l]);
+        st = clcdd_tensor_download(m->ctx, &t, hidden + l * stride);
+    }
+    clcdd_acts_destroy(&A);
+    clcdd_batch_destroy(&bt);
+    return st;
+}
+
+static int is_eos(const clcdd_hparams *hp, int32_t id) {
+    for (uint32_t i = 0; i < hp->n_eos; i++)
+        if (hp->eos_ids[i] == id) return 1;
+    return 0;
+}
+
+/* Each step recomputes the forward over the whole prefix (no KV cache yet) and downloads only
+ * the last row of logits. */
+clcdd_status clcdd_llm_generate(clcdd_llm *m, const int32_t *prompt, size_t n, size_t max_new,
+                                clcdd_llm_token_fn fn, void *user, size_t *n_out) {
+    if (n_out) *n_out = 0;
+    clcdd_status st = check_ids(m, prompt, n);
+    if (st != CLCDD_OK) return st;
+    size_t V = m->model.hp.vocab_size;
+    int32_t *seq = malloc((n + max_new + 1) * sizeof *seq);
+    float *row = malloc(V * sizeof *row);
+    if (!seq || !row) {
+        free(seq);
+        free(row);
+        return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "generation buffers");
+    }
+    memcpy(seq, prompt, n * sizeof *seq);
+    size_t len = n, made = 0;
+    while (made < max_new && st == CLCDD_OK) {
+        clcdd_batch bt;
+        clcdd_acts A;
+        st = run(m, seq, len, &bt, &A);
+        if (st != CLCDD_OK) break;
+        clcdd_tensor lg = clcdd_act(&A, A.logits), last;
+        int64_t shape[1] = {(int64_t)V};
+        st = clcdd_tensor_view(&lg, (int64_t)((len - 1) * V), 1, shape, &last);
+        if (st == CLCDD_OK) st = clcdd_tensor_download(m->ctx, &last, row);
+        clcdd_acts_destroy(&A);
+        clcdd_batch_destroy(&bt);
+        if (st != CLCDD_OK) break;
+        size_t best = 0;
+        for (size_t v = 1; v < V; v++)
+            if (row[v] > row[best]) best = v;
+        seq[len++] = (int32_t)best;
+        made++;
+        int stop = fn ? fn((int32_t)best, user) : 0;
+        if (stop || is_eos(&m->model.hp, (int32_t)best)) break;
+    }
+    if (n_out) *n_out = made;
+    free(seq);
+    free(row);
+    return st;
+}

@@ -1,0 +1,57 @@
+/* A loaded language model behind an opaque handle, for applications and the CLI: load an HF
+ * directory or a GGUF file through the plugin registry, run a forward, generate greedily.
+ * (The decoder internals live in core/nn/ and are not installed.) */
+#ifndef CLCDD_LLM_H
+#define CLCDD_LLM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clcdd/model.h"
+#include "clcdd/plugins.h"
+#include "clcdd/runtime.h"
+#include "clcdd/tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct clcdd_llm clcdd_llm;
+
+typedef struct clcdd_llm_summary {
+    const clcdd_plugin *plugin;   /* valid while the registry lives */
+    clcdd_source_format format;
+    uint64_t n_params;            /* parameters loaded (a tied head counted once) */
+    const char *weight_dtype;     /* storage dtype of the projections ("F32", "BF16", "Q4_1") */
+    const char *tokenizer_source; /* "tokenizer.json", "GGUF tokenizer.ggml.*", or why none */
+    int rope_freqs;               /* 1: GGUF rope_freqs.weight scaled the RoPE frequencies */
+} clcdd_llm_summary;
+
+/* `path`: an HF model directory (or its config.json) or a .gguf file. The registry must outlive
+ * the model (it owns the plugin). */
+CLCDD_API clcdd_status clcdd_llm_load(clcdd_ctx *ctx, const char *path,
+                                      const clcdd_plugin_registry *reg, clcdd_llm **out);
+CLCDD_API void clcdd_llm_free(clcdd_llm *m);
+CLCDD_API const clcdd_hparams *clcdd_llm_hparams(const clcdd_llm *m);
+CLCDD_API const clcdd_plugin *clcdd_llm_plugin(const clcdd_llm *m);
+/* NULL when the checkpoint has no tokenizer. */
+CLCDD_API const clcdd_tokenizer *clcdd_llm_tokenizer(const clcdd_llm *m);
+CLCDD_API void clcdd_llm_get_summary(const clcdd_llm *m, clcdd_llm_summary *out);
+
+/* One sequence of n ids: logits (n, V) and, when hidden is not NULL, the residual stream after
+ * each stage (L + 1, n, d): [0] embeddings, [l] output of layer l - 1. */
+CLCDD_API clcdd_status clcdd_llm_forward(clcdd_llm *m, const int32_t *ids, size_t n,
+                                         float *logits, float *hidden);
+
+/* Called with each generated id; return non-zero to stop. */
+typedef int (*clcdd_llm_token_fn)(int32_t id, void *user);
+/* Greedy: up to max_new ids after the prompt, stopping after an EOS id of the model (which is
+ * passed to fn too). *n_out (may be NULL) receives the number generated. */
+CLCDD_API clcdd_status clcdd_llm_generate(clcdd_llm *m, const int32_t *prompt, size_t n,
+                                          size_t max_new, clcdd_llm_token_fn fn, void *user,
+                                          size_t *n_out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
