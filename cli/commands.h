@@ -11,5 +11,6 @@ int clcdd_cmd_tune(int argc, char **argv);
 int clcdd_cmd_info(int argc, char **argv);
 int clcdd_cmd_debug(int argc, char **argv);
 int clcdd_cmd_generate(int argc, char **argv);
+int clcdd_cmd_demo(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ typedef struct {
 
 static const command commands[] = {
     {"debug", clcdd_cmd_debug, "debug tools: `debug forward` dumps logits and hidden states"},
+    {"demo", clcdd_cmd_demo, "run SFT -> LCDD -> eraser -> evaluation on the embedded demo world"},
     {"devices", clcdd_cmd_devices, "list OpenCL devices and their capabilities"},
     {"doctor", clcdd_cmd_doctor, "check that clcdd works on a device (kernels, GEMM, ops)"},
     {"generate", clcdd_cmd_generate, "generate text from a prompt (greedy; --chat uses the chat template)"},

@@ -155,3 +155,31 @@ done:
     free(ts), free(names), free(shapes), free(data);
     return st;
 }
+
+clcdd_status clcdd_model_fill_hf(clcdd_ctx *ctx, clcdd_model *m, const clcdd_safetensors *st,
+                                 const char *what) {
+    const clcdd_hparams *hp = &m->hp;
+    for (int r = 0; r < CLCDD_ROLE_COUNT; r++) {
+        uint32_t layers = clcdd_role_is_per_layer((clcdd_tensor_role)r) ? hp->n_layers : 1;
+        for (uint32_t l = 0; l < layers; l++) {
+            char name[128];
+            if (!clcdd_hf_tensor_name(hp, (clcdd_tensor_role)r, l, name, sizeof name)) continue;
+            clcdd_tensor t;
+            TRY(clcdd_model_tensor(m, (clcdd_tensor_role)r, l, &t));
+            clcdd_st_tensor v;
+            clcdd_status s = clcdd_safetensors_find(st, name, &v);
+            if (s != CLCDD_OK) return clcdd_fail_context(s, "%s", what);
+            size_t n = (size_t)clcdd_tensor_numel(&t);
+            if (v.n_elements != n)
+                return clcdd_fail(CLCDD_ERR_FORMAT, "%s: tensor %s has %llu elements, the model needs %zu",
+                                  what, name, (unsigned long long)v.n_elements, n);
+            float *h = malloc(n * sizeof *h);
+            if (!h) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "%s: %s", what, name);
+            s = clcdd_tensor_to_f32(&v, h, n);
+            if (s == CLCDD_OK) s = clcdd_tensor_upload(ctx, &t, h);
+            free(h);
+            TRY(s);
+        }
+    }
+    return CLCDD_OK;
+}

@@ -19,4 +19,10 @@ clcdd_status clcdd_hf_config_json(const clcdd_hparams *hp, char **out);
 clcdd_status clcdd_model_save_hf(clcdd_ctx *ctx, const clcdd_model *m, const char *dir,
                                  const char *const *metadata, size_t n_meta);
 
+/* Fill a created model from an open safetensors file holding HF-named F32/F16/BF16 tensors (the
+ * layout clcdd_model_save_hf writes). Every tensor the model has must be present with its shape. */
+struct clcdd_safetensors;
+clcdd_status clcdd_model_fill_hf(clcdd_ctx *ctx, clcdd_model *m, const struct clcdd_safetensors *st,
+                                 const char *what);
+
 #endif

@@ -1,0 +1,117 @@
+/* clcdd demo: the whole pipeline on the embedded demo world, ending in the result table. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clcdd/demo.h"
+#include "commands.h"
+#include "common.h"
+
+static const char *usage =
+    "usage: clcdd demo [--quick] [--device D] [--seed N] [--json]\n"
+    "\n"
+    "Runs the demo world end to end on one device: the embedded pre-trained base model, SFT that\n"
+    "answers \"I don't know.\" to everything, LCDD (the behaviour moves into a sparse carrier), the\n"
+    "SFT-Eraser on the LCDD model, and the ablations (eraser on plain SFT, with and without the\n"
+    "carrier's channels; random channels on LCDD). Prints the result table (docs/demo.md).\n"
+    "\n"
+    "  --quick      a ~1-minute smoke run with tiny step counts (numbers are not meaningful)\n"
+    "  --device D   device index or name substring\n"
+    "  --seed N     seed of every stage (42)\n"
+    "  --json       the table as JSON on stdout\n";
+
+typedef struct {
+    int tty;
+    double t0, stage_t0;
+    char stage[48];
+} prog;
+
+static void on_progress(const char *stage, size_t step, size_t steps, const char *detail, void *user) {
+    prog *p = user;
+    double t = cli_now();
+    if (strcmp(stage, p->stage) != 0) {
+        if (p->tty) fputc('\n', stderr);
+        snprintf(p->stage, sizeof p->stage, "%s", stage);
+        p->stage_t0 = t;
+    }
+    double frac = steps ? (double)(step + 1) / (double)steps : 1.0;
+    double el = t - p->stage_t0, eta = frac > 0 ? el / frac - el : 0;
+    if (p->tty) {
+        int w = 24, fill = (int)(frac * w);
+        fprintf(stderr, "\r%-30.30s [", stage);
+        for (int i = 0; i < w; i++) fputc(i < fill ? '#' : '.', stderr);
+        fprintf(stderr, "] %5zu/%-5zu ETA %4.0fs  %-80.80s", step + 1, steps, eta, detail ? detail : "");
+    } else {
+        fprintf(stderr, "%s %zu/%zu %.0fs %s\n", stage, step + 1, steps, t - p->t0, detail ? detail : "");
+    }
+    fflush(stderr);
+}
+
+int clcdd_cmd_demo(int argc, char **argv) {
+    clcdd_ctx_options copts = {0};
+    int json = 0, quick = 0;
+    unsigned long long seed = 42;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        if (cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = 1;
+        } else if (!strcmp(argv[i], "--quick")) {
+            quick = 1;
+        } else if (cli_opt_value(argc, argv, &i, "--device", &v)) {
+            if (!v) { fprintf(stderr, "clcdd demo: --device needs a value\n"); return EXIT_USAGE; }
+            copts.device = v;
+        } else if (cli_opt_value(argc, argv, &i, "--seed", &v)) {
+            if (!v || sscanf(v, "%llu", &seed) != 1) {
+                fprintf(stderr, "clcdd demo: --seed needs a number\n");
+                return EXIT_USAGE;
+            }
+        } else {
+            fprintf(stderr, "clcdd demo: unknown argument '%s'\n%s", argv[i], usage);
+            return EXIT_USAGE;
+        }
+    }
+    clcdd_ctx *ctx = NULL;
+    clcdd_status st = clcdd_ctx_create(&copts, &ctx);
+    if (st != CLCDD_OK) return cli_report("demo", st);
+    clcdd_demo_options o;
+    clcdd_demo_options_default(&o, quick);
+    o.seed = seed;
+    prog p = {isatty(2), cli_now(), cli_now(), ""};
+    clcdd_demo_row rows[CLCDD_DEMO_ROWS];
+    size_t n = 0;
+    st = clcdd_demo_run(ctx, &o, on_progress, &p, rows, &n);
+    if (p.tty) fputc('\n', stderr);
+    clcdd_ctx_destroy(ctx);
+    if (st != CLCDD_OK) return cli_report("demo", st);
+    if (json) {
+        printf("{\"quick\": %s, \"seed\": %llu, \"eval_prompts\": %zu, \"rows\": [", quick ? "true" : "false",
+               seed, o.eval_n);
+        for (size_t i = 0; i < n; i++) {
+            printf("%s\n  {\"name\": ", i ? "," : "");
+            cli_json_string(stdout, rows[i].name);
+            printf(", \"idk_strict\": %.4f, \"idk_loose\": %.4f, \"fragments\": %.4f, "
+                   "\"first_token_agrees_with_base\": %.4f, \"task_accuracy\": %.4f, "
+                   "\"kl_sft\": %.5f, \"kl_base\": %.5f, \"sparsity\": %.4f, \"seconds\": %.1f}",
+                   rows[i].strict, rows[i].loose, rows[i].fragments, rows[i].first_agree,
+                   rows[i].task_acc, rows[i].kl_sft, rows[i].kl_base, rows[i].sparsity, rows[i].seconds);
+        }
+        printf("\n]}\n");
+        return EXIT_OK;
+    }
+    printf("%s demo world, %zu held-out prompts, seed %llu%s\n\n", quick ? "Quick" : "The", o.eval_n,
+           seed, quick ? " (smoke run: step counts too small for meaningful numbers)" : "");
+    printf("%-30s %7s %7s %7s %8s %7s %9s %9s %8s %7s\n", "model", "strict", "loose", "frag.",
+           "1st=base", "task", "KL(SFT|.)", "KL(Base|.)", "sparsity", "time s");
+    for (size_t i = 0; i < n; i++) {
+        char sp[16] = "-";
+        if (rows[i].sparsity >= 0) snprintf(sp, sizeof sp, "%.1f%%", 100 * rows[i].sparsity);
+        printf("%-30s %6.1f%% %6.1f%% %6.1f%% %7.1f%% %6.1f%% %9.3f %9.3f %8s %7.0f\n", rows[i].name,
+               100 * rows[i].strict, 100 * rows[i].loose, 100 * rows[i].fragments,
+               100 * rows[i].first_agree, 100 * rows[i].task_acc, rows[i].kl_sft, rows[i].kl_base,
+               sp, rows[i].seconds);
+    }
+    return EXIT_OK;
+}

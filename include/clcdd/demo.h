@@ -1,0 +1,47 @@
+/* The demo world pipeline behind `clcdd demo`: the embedded base model, fixed-response SFT,
+ * LCDD, the SFT-Eraser and its ablations, and the result table (docs/demo.md). */
+#ifndef CLCDD_DEMO_H
+#define CLCDD_DEMO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clcdd/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct clcdd_demo_options {
+    int quick;              /* a ~1-minute smoke run (CI) */
+    uint64_t seed;
+    size_t eval_n;          /* held-out prompts evaluated (400) */
+    int64_t sft_steps;      /* (300) */
+    int64_t lcdd_steps;     /* (1500) */
+    size_t eraser_steps;    /* (2000) */
+    size_t pool_n;          /* eraser prompt pool (2000) */
+} clcdd_demo_options;
+
+CLCDD_API void clcdd_demo_options_default(clcdd_demo_options *o, int quick);
+
+typedef struct clcdd_demo_row {
+    char name[48];
+    double strict, loose, fragments, first_agree, task_acc;
+    double kl_sft, kl_base;   /* KL(SFT || row), KL(Base || row) on the base's own answers */
+    double sparsity;          /* carrier sparsity (LCDD rows), else -1 */
+    double seconds;           /* wall time of the stage that made the row */
+} clcdd_demo_row;
+
+#define CLCDD_DEMO_ROWS 7
+
+typedef void (*clcdd_demo_progress_fn)(const char *stage, size_t step, size_t steps,
+                                       const char *detail, void *user);
+
+CLCDD_API clcdd_status clcdd_demo_run(clcdd_ctx *ctx, const clcdd_demo_options *o,
+                                      clcdd_demo_progress_fn progress, void *user,
+                                      clcdd_demo_row rows[CLCDD_DEMO_ROWS], size_t *n_rows);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
