@@ -196,7 +196,7 @@ static clcdd_status get_uint(rd *r, const char *field, uint64_t max, uint64_t *o
 }
 
 static clcdd_status get_u32(rd *r, const char *field, uint32_t max, uint32_t *out) {
-    uint64_t v;
+    uint64_t v = 0;
     TRY(get_uint(r, field, max, &v));
     *out = (uint32_t)v;
     return CLCDD_OK;
@@ -359,7 +359,7 @@ static clcdd_status read_header(rd *r) {
     int ok = strcmp(magic, CARRIER_MAGIC) == 0;
     free(magic);
     if (!ok) return fmt_fail(r, "magic", "not \"" CARRIER_MAGIC "\": not a clcdd carrier archive");
-    uint64_t v;
+    uint64_t v = 0;
     TRY(expect_key(r, "version"));
     TRY(get_uint(r, "version", UINT32_MAX, &v));
     if (v > CLCDD_CARRIER_VERSION)
