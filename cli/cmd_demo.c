@@ -18,6 +18,8 @@ static const char *usage =
     "  --quick      a ~1-minute smoke run with tiny step counts (numbers are not meaningful)\n"
     "  --device D   device index or name substring\n"
     "  --seed N     seed of every stage (42)\n"
+    "  --eval N, --sft-steps N, --lcdd-steps N, --eraser-steps N, --pool N\n"
+    "               override the held-out prompt count and the stages' step counts\n"
     "  --json       the table as JSON on stdout\n";
 
 typedef struct {
@@ -51,6 +53,8 @@ int clcdd_cmd_demo(int argc, char **argv) {
     clcdd_ctx_options copts = {0};
     int json = 0, quick = 0;
     unsigned long long seed = 42;
+    long long ov[5] = {-1, -1, -1, -1, -1}; /* eval, sft, lcdd, eraser, pool */
+    static const char *ov_names[5] = {"--eval", "--sft-steps", "--lcdd-steps", "--eraser-steps", "--pool"};
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         if (cli_is_help(argv[i])) {
@@ -69,8 +73,19 @@ int clcdd_cmd_demo(int argc, char **argv) {
                 return EXIT_USAGE;
             }
         } else {
-            fprintf(stderr, "clcdd demo: unknown argument '%s'\n%s", argv[i], usage);
-            return EXIT_USAGE;
+            int matched = 0;
+            for (int k = 0; k < 5 && !matched; k++)
+                if (cli_opt_value(argc, argv, &i, ov_names[k], &v)) {
+                    matched = 1;
+                    if (!v || sscanf(v, "%lld", &ov[k]) != 1 || ov[k] < 1) {
+                        fprintf(stderr, "clcdd demo: %s needs a positive number\n", ov_names[k]);
+                        return EXIT_USAGE;
+                    }
+                }
+            if (!matched) {
+                fprintf(stderr, "clcdd demo: unknown argument '%s'\n%s", argv[i], usage);
+                return EXIT_USAGE;
+            }
         }
     }
     clcdd_ctx *ctx = NULL;
@@ -79,6 +94,11 @@ int clcdd_cmd_demo(int argc, char **argv) {
     clcdd_demo_options o;
     clcdd_demo_options_default(&o, quick);
     o.seed = seed;
+    if (ov[0] > 0) o.eval_n = (size_t)ov[0];
+    if (ov[1] > 0) o.sft_steps = ov[1];
+    if (ov[2] > 0) o.lcdd_steps = ov[2];
+    if (ov[3] > 0) o.eraser_steps = (size_t)ov[3];
+    if (ov[4] > 0) o.pool_n = (size_t)ov[4];
     prog p = {isatty(2), cli_now(), cli_now(), ""};
     clcdd_demo_row rows[CLCDD_DEMO_ROWS];
     size_t n = 0;
