@@ -338,3 +338,44 @@ done:
     clcdd_model_destroy(&s.base);
     return st;
 }
+
+clcdd_status clcdd_demo_pretrain(clcdd_ctx *ctx, int64_t steps, const char *out_dir,
+                                 clcdd_demo_progress_fn progress, void *user, float *final_loss) {
+    clcdd_hparams hp;
+    clcdd_demo_hparams(&hp);
+    clcdd_model m;
+    clcdd_dataset d;
+    clcdd_dataset_init(&d);
+    clcdd_trainer t;
+    memset(&t, 0, sizeof t);
+    clcdd_status st = clcdd_model_create(ctx, &hp, &m);
+    if (st) return st;
+    if ((st = clcdd_model_init_random(ctx, &m, 1, 0.02f))) goto done;
+    if ((st = clcdd_demo_dataset(7, 200000, 0.15f, 0, &d))) goto done;
+    clcdd_train_config c;
+    clcdd_train_config_default(&c, steps);
+    c.micro_batch = 128;
+    c.accum = 1;
+    c.optim.lr = 1.5e-3f;
+    c.schedule = CLCDD_SCHED_COSINE;
+    c.warmup = steps / 20;
+    for (int r = 0; r < CLCDD_ROLE_COUNT; r++) c.trainable[r] = 1;
+    if ((st = clcdd_trainer_create(ctx, &m, &c, d.max_len, &t))) goto done;
+    for (int64_t s = 0; s < steps && st == CLCDD_OK; s++) {
+        int log = (progress && (s % 25 == 0 || s + 1 == steps)) || (final_loss && s + 1 == steps);
+        float loss = 0;
+        st = clcdd_trainer_step(&t, &d, log ? &loss : NULL);
+        if (st == CLCDD_OK && log) {
+            char msg[64];
+            snprintf(msg, sizeof msg, "loss %.4f", loss);
+            if (progress) progress("pretrain", (size_t)s, (size_t)steps, msg, user);
+            if (final_loss) *final_loss = loss;
+        }
+    }
+    if (st == CLCDD_OK && out_dir) st = clcdd_model_save_hf(ctx, &m, out_dir, NULL, 0);
+done:
+    clcdd_trainer_destroy(&t);
+    clcdd_dataset_free(&d);
+    clcdd_model_destroy(&m);
+    return st;
+}

@@ -16,3 +16,4 @@ clcdd_status clcdd_demo_load_base(clcdd_ctx *ctx, clcdd_model *m);
 clcdd_status clcdd_lcdd_write_channels(clcdd_lcdd *l, clcdd_channel_set *out, double *sparsity);
 
 #endif
+
