@@ -326,11 +326,7 @@ static clcdd_status run_kernel_rows(eraser *e, const char *name, clcdd_tensor *o
     return clcdd_launch_1d(e->ctx, k, strcmp(name, "gather_rows") ? n : n * e->V, name);
 }
 
-static clcdd_status step(eraser *e, uint64_t *rng, size_t it, clcdd_eraser_progress *pr) {
-    clcdd_ctx *ctx = e->ctx;
-    const clcdd_eraser_config *c = e->cfg;
-    size_t B = c->batch < e->pool->n ? c->batch : e->pool->n, Tp = c->rows;
-    size_t pick[1024];
+static void draw_batch(const eraser *e, uint64_t *rng, size_t *pick, size_t B) {
     for (size_t b = 0; b < B; b++) { /* without replacement inside a batch */
         for (;;) {
             size_t cand = (size_t)(mix(rng) % e->pool->n), dup = 0;
@@ -341,6 +337,14 @@ static clcdd_status step(eraser *e, uint64_t *rng, size_t it, clcdd_eraser_progr
             }
         }
     }
+}
+
+/* Loss and gradient on P for the prompts pick[0..B); with update, the Adam step and projection. */
+static clcdd_status step(eraser *e, const size_t *pick, size_t B, size_t it, int update,
+                         clcdd_eraser_progress *pr) {
+    clcdd_ctx *ctx = e->ctx;
+    const clcdd_eraser_config *c = e->cfg;
+    size_t Tp = c->rows;
     int use_resp = c->w_resp != 0.0f && e->pool->answer;
     size_t Tb = 1;
     for (size_t b = 0; b < B; b++) {
@@ -463,6 +467,7 @@ static clcdd_status step(eraser *e, uint64_t *rng, size_t it, clcdd_eraser_progr
         TRY(clcdd_sum(ctx, &kls, &part));
         TRY(clcdd_axpy(ctx, &totv, &kls, 1.0f));
     }
+    if (!update) goto report;
     /* keep the best P (the one that produced this loss), then the Adam step and projection */
     {
         cl_kernel k;
@@ -496,6 +501,7 @@ static clcdd_status step(eraser *e, uint64_t *rng, size_t it, clcdd_eraser_progr
         KARG(k, i++, e->P.buf); KARG(k, i++, ur); KARG(k, i++, ud); KARG(k, i++, c->max_norm);
         TRY(clcdd_launch_1d(ctx, k, Tp, "project_rows"));
     }
+report:
     if (pr) {
         float l[8], kl[4096];
         TRY(clcdd_tensor_download(ctx, &e->loss, l));
@@ -537,10 +543,12 @@ clcdd_status clcdd_eraser_train(clcdd_ctx *ctx, const clcdd_model *base, const c
     clcdd_eraser_progress pr;
     memset(&pr, 0, sizeof pr);
     pr.steps = cfg->steps;
+    size_t B = cfg->batch < pool->n ? cfg->batch : pool->n, pick[1024];
     for (size_t it = 0; st == CLCDD_OK && it < cfg->steps; it++) {
         int log = progress && (it % 50 == 0 || it + 1 == cfg->steps);
         pr.step = it;
-        st = step(&e, &rng, it, log || (final && it + 1 == cfg->steps) ? &pr : NULL);
+        draw_batch(&e, &rng, pick, B);
+        st = step(&e, pick, B, it, 1, log || (final && it + 1 == cfg->steps) ? &pr : NULL);
         if (st == CLCDD_OK && log) progress(&pr, user);
     }
     if (st == CLCDD_OK) {
@@ -550,6 +558,26 @@ clcdd_status clcdd_eraser_train(clcdd_ctx *ctx, const clcdd_model *base, const c
         pr.best = best;
     }
     if (final) *final = pr;
+    eraser_free(&e);
+    return st;
+}
+
+clcdd_status clcdd_eraser_loss_grad(clcdd_ctx *ctx, const clcdd_model *base, const clcdd_model *model,
+                                    const clcdd_channel_set *channels, const clcdd_prompt_pool *pool,
+                                    const clcdd_eraser_config *cfg, const float *P,
+                                    const size_t *pick, size_t B, clcdd_eraser_progress *losses,
+                                    float *grad) {
+    if (B == 0 || B > cfg->batch || B > 1024)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "batch of %zu prompts (1..%zu)", B, cfg->batch);
+    eraser e;
+    memset(&e, 0, sizeof e);
+    e.ctx = ctx, e.base = base, e.model = model, e.pool = pool, e.cfg = cfg;
+    e.ch = channels && clcdd_channel_set_total(channels) ? channels : NULL;
+    e.d = model->hp.hidden_size, e.V = model->hp.vocab_size;
+    clcdd_status st = setup(&e);
+    if (st == CLCDD_OK) st = clcdd_tensor_upload(ctx, &e.P, P);
+    if (st == CLCDD_OK) st = step(&e, pick, B, 0, 0, losses);
+    if (st == CLCDD_OK) st = clcdd_tensor_download(ctx, &e.dP, grad);
     eraser_free(&e);
     return st;
 }

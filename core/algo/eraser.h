@@ -65,4 +65,13 @@ clcdd_status clcdd_eraser_train(clcdd_ctx *ctx, const clcdd_model *base, const c
                                 const clcdd_eraser_config *cfg, clcdd_eraser_progress_fn progress,
                                 void *user, float *P_out, clcdd_eraser_progress *final);
 
+/* One evaluation without an update (tests, parity): the loss terms and d loss / d P for the
+ * given P (rows x d) and the batch of pool prompts pick[0..B). Targets come from the first
+ * n_target pool prompts as in training. */
+clcdd_status clcdd_eraser_loss_grad(clcdd_ctx *ctx, const clcdd_model *base, const clcdd_model *model,
+                                    const clcdd_channel_set *channels, const clcdd_prompt_pool *pool,
+                                    const clcdd_eraser_config *cfg, const float *P,
+                                    const size_t *pick, size_t B, clcdd_eraser_progress *losses,
+                                    float *grad);
+
 #endif
