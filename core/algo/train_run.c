@@ -78,8 +78,30 @@ typedef struct render_ctx {
     const clcdd_hparams *hp;
 } render_ctx;
 
+/* A model without a chat template (CLCDD_CHAT_NONE, e.g. a base checkpoint) gets the message
+ * contents joined by blank lines, followed by a newline as the "generation prompt": the prompt is
+ * then used as is, the way `clcdd generate` without --chat feeds it. */
+static clcdd_status render_plain(const clcdd_chat_message *m, size_t n, int gen, char **out) {
+    size_t len = 2;
+    for (size_t i = 0; i < n; i++) len += strlen(m[i].content) + 2;
+    char *s = malloc(len);
+    if (!s) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "rendering a prompt");
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i) s[k++] = '\n', s[k++] = '\n';
+        size_t l = strlen(m[i].content);
+        memcpy(s + k, m[i].content, l);
+        k += l;
+    }
+    if (gen) s[k++] = '\n';
+    s[k] = 0;
+    *out = s;
+    return CLCDD_OK;
+}
+
 static clcdd_status render(void *user, const clcdd_chat_message *m, size_t n, int gen, char **out) {
     render_ctx *r = user;
+    if (r->hp->chat_format == CLCDD_CHAT_NONE) return render_plain(m, n, gen, out);
     return clcdd_plugin_render_chat(r->plugin, r->hp, m, n, gen, out);
 }
 
