@@ -59,7 +59,7 @@ CLCDD_API clcdd_status clcdd_sft_run(clcdd_ctx *ctx, const clcdd_plugin_registry
 typedef struct clcdd_lcdd_options {
     int64_t steps;            /* (300) */
     float rho;                /* budget slack (0.30) */
-    int64_t warmup_steps;     /* T_w (300; clamped to steps / 2 for short runs is NOT done) */
+    int64_t warmup_steps;     /* T_w: penalty ramp; the loss baseline is taken here (300) */
     float lr;                 /* AdamW lr of the weights (2e-5) */
     float theta_lr;           /* SGD lr of the mask logits (0.1) */
     float lambda_init;        /* (0.01) */
