@@ -13,6 +13,7 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"carrier", clcdd_cmd_carrier, "inspect a carrier archive, or apply it to its base and save the model"},
     {"debug", clcdd_cmd_debug, "debug tools: `debug forward` dumps logits and hidden states"},
     {"demo", clcdd_cmd_demo, "run SFT -> LCDD -> eraser -> evaluation on the embedded demo world"},
     {"devices", clcdd_cmd_devices, "list OpenCL devices and their capabilities"},
@@ -21,6 +22,8 @@ static const command commands[] = {
     {"info", clcdd_cmd_info, "describe a model: family, dimensions, parameters, tokenizer, chat template"},
     {"inspect", clcdd_cmd_inspect, "list a checkpoint's tensors and metadata (safetensors, GGUF, config.json)"},
     {"plugins", clcdd_cmd_plugins, "list model-family plugins, their architectures and rejected files"},
+    {"sft", clcdd_cmd_sft, "fine-tune a model on a JSONL chat dataset and save an HF checkpoint"},
+    {"train", clcdd_cmd_train, "LCDD: move an SFT behaviour into a sparse carrier archive"},
     {"tune", clcdd_cmd_tune, "measure GEMM backends and tile sizes on a device and store the choice"},
     {"tokenize", clcdd_cmd_tokenize, "encode text to token ids (or --decode ids) with a tokenizer"},
 };

@@ -1,0 +1,126 @@
+/* clcdd sft BASE --data train.jsonl --out DIR: full fine-tuning (ALGORITHMS.md §2). */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clcdd/train.h"
+#include "commands.h"
+#include "common.h"
+#include "train_common.h"
+
+static const char *usage =
+    "usage: clcdd sft BASE --data FILE.jsonl --out DIR [options]\n"
+    "\n"
+    "Fine-tunes BASE (an HF model directory or a .gguf file) on a JSONL chat dataset and saves an\n"
+    "HF checkpoint (config.json, model.safetensors in F32, and the base's tokenizer files).\n"
+    "Each line: {\"prompt\": ..., \"response\": ...} or {\"messages\": [{\"role\", \"content\"}, ...]}\n"
+    "ending with the assistant's message; rendered with the model's chat template.\n"
+    "\n"
+    "  --steps N         optimizer steps (100)\n"
+    "  --lr X            AdamW learning rate (2e-5; 10%% warm-up, linear decay)\n"
+    "  --micro-batch N   sequences per micro-batch (8)\n"
+    "  --accum N         micro-batches per optimizer step (4)\n"
+    "  --max-len N       truncate examples to N tokens (512)\n"
+    "  --seed N          data order (42)\n"
+    "  --all-tokens      loss on the prompt tokens too (default: response tokens only)\n"
+    "  --log-every N     progress and metrics every N steps (10)\n"
+    "  --metrics FILE    JSONL, one line per logged step: step, loss, lr, tokens_per_s\n"
+    "  --json            final metrics as JSON on stdout\n"
+    "  --device D        device index or name substring\n";
+
+#define NEED(cond, what)                                                                        \
+    if (!(cond)) {                                                                              \
+        fprintf(stderr, "clcdd sft: %s needs %s\n", argv[i], what);                             \
+        return EXIT_USAGE;                                                                      \
+    }
+
+int clcdd_cmd_sft(int argc, char **argv) {
+    clcdd_sft_options o;
+    clcdd_sft_options_default(&o);
+    const char *base = NULL, *data = NULL, *out = NULL, *metrics = NULL, *device = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        long long n;
+        if (cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = 1;
+        } else if (!strcmp(argv[i], "--all-tokens")) {
+            o.all_tokens = 1;
+        } else if (cli_opt_value(argc, argv, &i, "--data", &v)) {
+            NEED(v, "a file") data = v;
+        } else if (cli_opt_value(argc, argv, &i, "--out", &v)) {
+            NEED(v, "a directory") out = v;
+        } else if (cli_opt_value(argc, argv, &i, "--metrics", &v)) {
+            NEED(v, "a file") metrics = v;
+        } else if (cli_opt_value(argc, argv, &i, "--device", &v)) {
+            NEED(v, "a value") device = v;
+        } else if (cli_opt_value(argc, argv, &i, "--steps", &v)) {
+            NEED(cli_parse_i64(v, 1, &n), "a positive integer") o.steps = n;
+        } else if (cli_opt_value(argc, argv, &i, "--micro-batch", &v)) {
+            NEED(cli_parse_i64(v, 1, &n), "a positive integer") o.micro_batch = (size_t)n;
+        } else if (cli_opt_value(argc, argv, &i, "--accum", &v)) {
+            NEED(cli_parse_i64(v, 1, &n), "a positive integer") o.accum = (size_t)n;
+        } else if (cli_opt_value(argc, argv, &i, "--max-len", &v)) {
+            NEED(cli_parse_i64(v, 2, &n), "an integer >= 2") o.max_len = (size_t)n;
+        } else if (cli_opt_value(argc, argv, &i, "--seed", &v)) {
+            NEED(cli_parse_i64(v, 0, &n), "a number") o.seed = (uint64_t)n;
+        } else if (cli_opt_value(argc, argv, &i, "--log-every", &v)) {
+            NEED(cli_parse_i64(v, 1, &n), "a positive integer") o.log_every = n;
+        } else if (cli_opt_value(argc, argv, &i, "--lr", &v)) {
+            NEED(cli_parse_f(v, &o.lr), "a non-negative number")
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "clcdd sft: unknown option '%s'\n%s", argv[i], usage);
+            return EXIT_USAGE;
+        } else if (!base) {
+            base = argv[i];
+        } else {
+            fprintf(stderr, "clcdd sft: unexpected argument '%s'\n%s", argv[i], usage);
+            return EXIT_USAGE;
+        }
+    }
+    if (!base || !data || !out) {
+        fprintf(stderr, "clcdd sft: BASE, --data and --out are required\n%s", usage);
+        return EXIT_USAGE;
+    }
+    cli_train_display d = {"sft", isatty(2), 0, NULL, NULL, NULL, 0, 0, 0};
+    if (metrics && !(d.metrics = fopen(metrics, "w"))) {
+        perror(metrics);
+        return EXIT_FAILURE_RUN;
+    }
+    clcdd_ctx_options copts = {0};
+    copts.device = device;
+    clcdd_ctx *ctx = NULL;
+    clcdd_plugin_registry *reg = NULL;
+    clcdd_sft_result r;
+    memset(&r, 0, sizeof r);
+    clcdd_status st = clcdd_ctx_create(&copts, &ctx);
+    if (st == CLCDD_OK) st = clcdd_plugin_registry_create(CLCDD_PLUGINS_DEFAULT, &reg);
+    if (st == CLCDD_OK) st = clcdd_sft_run(ctx, reg, base, data, out, &o, cli_train_progress, &d, &r);
+    cli_train_display_end(&d);
+    clcdd_plugin_registry_destroy(reg);
+    clcdd_ctx_destroy(ctx);
+    if (st != CLCDD_OK) {
+        int code = cli_report("sft", st);
+        return code == EXIT_USAGE ? EXIT_FAILURE_RUN : code;
+    }
+    cli_print_data_summary("sft", data, &r.data);
+    if (r.base_is_gguf)
+        fprintf(stderr, "clcdd sft: note: the base is a GGUF file, so %s has no tokenizer files; "
+                "copy a matching tokenizer.json there to use it with text\n", out);
+    if (json) {
+        printf("{\"out\": ");
+        cli_json_string(stdout, out);
+        printf(", \"steps\": %lld, \"final_loss\": %.6g, \"seconds\": %.2f, \"examples\": %zu, "
+               "\"tokens\": %zu, \"loss_tokens\": %zu, \"truncated\": %zu, \"dropped\": %zu, "
+               "\"tokenizer_files\": %d}\n", (long long)o.steps, r.final_loss, r.seconds,
+               r.data.examples, r.data.tokens, r.data.loss_tokens, r.data.truncated, r.data.dropped,
+               r.tokenizer_files_copied);
+    } else {
+        printf("saved %s: %lld steps, final loss %.4f, %.1f s\n", out, (long long)o.steps,
+               r.final_loss, r.seconds);
+    }
+    return EXIT_OK;
+}

@@ -1,0 +1,154 @@
+/* clcdd train BASE SFT --data FILE --out carrier.clcdd: LCDD (ALGORITHMS.md §3). */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clcdd/train.h"
+#include "commands.h"
+#include "common.h"
+#include "train_common.h"
+
+static const char *usage =
+    "usage: clcdd train BASE SFT --data FILE.jsonl --out CARRIER.clcdd [options]\n"
+    "\n"
+    "LCDD: re-trains the SFT model with binary channel masks on its deltas from BASE, under a\n"
+    "loss budget, so the SFT behaviour moves into a sparse carrier; writes the carrier archive.\n"
+    "BASE and SFT: HF directories or .gguf files with the same dimensions. The data is the SFT\n"
+    "dataset (JSONL, as for `clcdd sft`).\n"
+    "\n"
+    "  --steps N          optimizer steps (300)\n"
+    "  --rho X            loss budget slack: budget = baseline * (1 + rho) (0.30)\n"
+    "  --warmup-steps N   penalty warm-up T_w; the baseline is taken at T_w (300)\n"
+    "  --lr X             AdamW learning rate of the weights (2e-5)\n"
+    "  --theta-lr X       SGD learning rate of the mask logits (0.1)\n"
+    "  --lambda-init X    initial dual variable (0.01)\n"
+    "  --micro-batch N    (8)   --accum N (4)   --max-len N (512)   --seed N (42)\n"
+    "  --all-tokens       loss on the prompt tokens too\n"
+    "  --log-every N      progress and metrics every N steps (10)\n"
+    "  --metrics FILE     JSONL per logged step: step, task_loss, ema, budget, lambda, active\n"
+    "  --json             final summary as JSON on stdout\n"
+    "  --device D         device index or name substring\n";
+
+#define NEED(cond, what)                                                                        \
+    if (!(cond)) {                                                                              \
+        fprintf(stderr, "clcdd train: %s needs %s\n", argv[i], what);                           \
+        return EXIT_USAGE;                                                                      \
+    }
+
+static void human(double b, char *out, size_t cap) {
+    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int k = 0;
+    while (b >= 1024 && k < 4) b /= 1024, k++;
+    snprintf(out, cap, k ? "%.1f %s" : "%.0f %s", b, u[k]);
+}
+
+int clcdd_cmd_train(int argc, char **argv) {
+    clcdd_lcdd_options o;
+    clcdd_lcdd_options_default(&o);
+    const char *base = NULL, *sft = NULL, *data = NULL, *out = NULL, *metrics = NULL, *device = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        long long n;
+        if (cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = 1;
+        } else if (!strcmp(argv[i], "--all-tokens")) {
+            o.all_tokens = 1;
+        } else if (cli_opt_value(argc, argv, &i, "--data", &v)) {
+            NEED(v, "a file") data = v;
+        } else if (cli_opt_value(argc, argv, &i, "--out", &v)) {
+            NEED(v, "a file") out = v;
+        } else if (cli_opt_value(argc, argv, &i, "--metrics", &v)) {
+            NEED(v, "a file") metrics = v;
+        } else if (cli_opt_value(argc, argv, &i, "--device", &v)) {
+            NEED(v, "a value") device = v;
+        } else if (cli_opt_value(argc, argv, &i, "--steps", &v)) {
+            NEED(cli_parse_i64(v, 1, &n), "a positive integer") o.steps = n;
+        } else if (cli_opt_value(argc, argv, &i, "--warmup-steps", &v)) {
+            NEED(cli_parse_i64(v, 0, &n), "a non-negative integer") o.warmup_steps = n;
+        } else if (cli_opt_value(argc, argv, &i, "--micro-batch", &v)) {
+            NEED(cli_parse_i64(v, 1, &n), "a positive integer") o.micro_batch = (size_t)n;
+        } else if (cli_opt_value(argc, argv, &i, "--accum", &v)) {
+            NEED(cli_parse_i64(v, 1, &n), "a positive integer") o.accum = (size_t)n;
+        } else if (cli_opt_value(argc, argv, &i, "--max-len", &v)) {
+            NEED(cli_parse_i64(v, 2, &n), "an integer >= 2") o.max_len = (size_t)n;
+        } else if (cli_opt_value(argc, argv, &i, "--seed", &v)) {
+            NEED(cli_parse_i64(v, 0, &n), "a number") o.seed = (uint64_t)n;
+        } else if (cli_opt_value(argc, argv, &i, "--log-every", &v)) {
+            NEED(cli_parse_i64(v, 1, &n), "a positive integer") o.log_every = n;
+        } else if (cli_opt_value(argc, argv, &i, "--rho", &v)) {
+            NEED(cli_parse_f(v, &o.rho), "a non-negative number")
+        } else if (cli_opt_value(argc, argv, &i, "--lr", &v)) {
+            NEED(cli_parse_f(v, &o.lr), "a non-negative number")
+        } else if (cli_opt_value(argc, argv, &i, "--theta-lr", &v)) {
+            NEED(cli_parse_f(v, &o.theta_lr), "a non-negative number")
+        } else if (cli_opt_value(argc, argv, &i, "--lambda-init", &v)) {
+            NEED(cli_parse_f(v, &o.lambda_init), "a non-negative number")
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "clcdd train: unknown option '%s'\n%s", argv[i], usage);
+            return EXIT_USAGE;
+        } else if (!base) {
+            base = argv[i];
+        } else if (!sft) {
+            sft = argv[i];
+        } else {
+            fprintf(stderr, "clcdd train: unexpected argument '%s'\n%s", argv[i], usage);
+            return EXIT_USAGE;
+        }
+    }
+    if (!base || !sft || !data || !out) {
+        fprintf(stderr, "clcdd train: BASE, SFT, --data and --out are required\n%s", usage);
+        return EXIT_USAGE;
+    }
+    if (o.warmup_steps >= o.steps)
+        fprintf(stderr, "clcdd train: note: --warmup-steps %lld >= --steps %lld: the loss budget is "
+                "never set and lambda stays at --lambda-init\n", (long long)o.warmup_steps,
+                (long long)o.steps);
+    cli_train_display d = {"train", isatty(2), 1, NULL, NULL, NULL, 0, 0, 0};
+    if (metrics && !(d.metrics = fopen(metrics, "w"))) {
+        perror(metrics);
+        return EXIT_FAILURE_RUN;
+    }
+    clcdd_ctx_options copts = {0};
+    copts.device = device;
+    clcdd_ctx *ctx = NULL;
+    clcdd_plugin_registry *reg = NULL;
+    clcdd_lcdd_result r;
+    memset(&r, 0, sizeof r);
+    clcdd_status st = clcdd_ctx_create(&copts, &ctx);
+    if (st == CLCDD_OK) st = clcdd_plugin_registry_create(CLCDD_PLUGINS_DEFAULT, &reg);
+    if (st == CLCDD_OK)
+        st = clcdd_lcdd_run(ctx, reg, base, sft, data, out, &o, cli_train_progress, &d, &r);
+    cli_train_display_end(&d);
+    clcdd_plugin_registry_destroy(reg);
+    clcdd_ctx_destroy(ctx);
+    if (st != CLCDD_OK) {
+        int code = cli_report("train", st);
+        return code == EXIT_USAGE ? EXIT_FAILURE_RUN : code;
+    }
+    cli_print_data_summary("train", data, &r.data);
+    if (json) {
+        printf("{\"out\": ");
+        cli_json_string(stdout, out);
+        printf(", \"steps\": %lld, \"active\": %llu, \"total\": %llu, \"sparsity\": %.6f, "
+               "\"task_loss\": %.6g, \"ema\": %.6g, \"budget\": %.6g, \"lambda\": %.6g, "
+               "\"archive_bytes\": %llu, \"full_f32_bytes\": %llu, \"seconds\": %.2f}\n",
+               (long long)o.steps, (unsigned long long)r.active, (unsigned long long)r.total,
+               r.sparsity, r.final_loss, r.ema, r.budget, r.lambda,
+               (unsigned long long)r.archive_bytes, (unsigned long long)r.full_f32_bytes, r.seconds);
+        return EXIT_OK;
+    }
+    char a[32], f[32];
+    human((double)r.archive_bytes, a, sizeof a);
+    human((double)r.full_f32_bytes, f, sizeof f);
+    printf("wrote %s: %llu of %llu mask channels active, sparsity %.2f%%\n", out,
+           (unsigned long long)r.active, (unsigned long long)r.total, 100 * r.sparsity);
+    printf("task loss %.4f (EMA %.4f, budget %.4f), lambda %.4g, %.1f s\n", r.final_loss, r.ema,
+           r.budget, r.lambda, r.seconds);
+    printf("archive %s vs %s for a full F32 checkpoint (%.2f%%)\n", a, f,
+           r.full_f32_bytes ? 100.0 * (double)r.archive_bytes / (double)r.full_f32_bytes : 0.0);
+    return EXIT_OK;
+}

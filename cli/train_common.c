@@ -1,0 +1,115 @@
+#include "train_common.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+static void eta_text(const clcdd_train_progress *p, char *out, size_t cap) {
+    double per = p->step ? p->elapsed_s / (double)p->step : 0;
+    double eta = per * (double)(p->steps - p->step);
+    if (eta >= 3600) snprintf(out, cap, "%dh%02dm", (int)(eta / 3600), (int)fmod(eta / 60, 60));
+    else snprintf(out, cap, "%dm%02ds", (int)(eta / 60), (int)fmod(eta, 60));
+}
+
+/* Sparsity has stalled: the active count changed < 1% over the last 200 steps while the EMA
+ * loss is under budget, so the dual ascent is not pushing hard enough. */
+static void check_stall(cli_train_display *d, const clcdd_train_progress *p) {
+    if (d->n_hist == d->cap_hist) {
+        size_t cap = d->cap_hist ? 2 * d->cap_hist : 64;
+        int64_t *s = realloc(d->hist_step, cap * sizeof *s);
+        if (!s) return;
+        d->hist_step = s;
+        uint64_t *a = realloc(d->hist_active, cap * sizeof *a);
+        if (!a) return;
+        d->hist_active = a;
+        d->cap_hist = cap;
+    }
+    d->hist_step[d->n_hist] = p->step;
+    d->hist_active[d->n_hist++] = p->active;
+    if (d->warned_stall || !p->budget_set || p->ema >= p->budget || p->step < 200) return;
+    for (size_t i = d->n_hist; i-- > 0;) {
+        if (p->step - d->hist_step[i] < 200) continue;
+        double old = (double)d->hist_active[i];
+        if (old > 0 && fabs(old - (double)p->active) / old < 0.01) {
+            if (d->tty) fputc('\n', stderr);
+            fprintf(stderr, "clcdd %s: warning: sparsity has stalled (active channels %llu -> %llu over "
+                    "%lld steps) while the loss EMA %.4f is under budget %.4f; try a larger --rho or "
+                    "--lr (or --theta-lr)\n", d->cmd, (unsigned long long)d->hist_active[i],
+                    (unsigned long long)p->active, (long long)(p->step - d->hist_step[i]), p->ema,
+                    p->budget);
+            d->warned_stall = 1;
+        }
+        break;
+    }
+}
+
+void cli_train_progress(const clcdd_train_progress *p, void *user) {
+    cli_train_display *d = user;
+    char eta[32], extra[160] = "";
+    eta_text(p, eta, sizeof eta);
+    if (d->lcdd) {
+        double sp = p->total ? 100.0 * (1.0 - (double)p->active / (double)p->total) : 0;
+        if (p->budget_set)
+            snprintf(extra, sizeof extra, " ema %.4f budget %.4f lambda %.3g active %llu (%.1f%% sparse)",
+                     p->ema, p->budget, p->lambda, (unsigned long long)p->active, sp);
+        else
+            snprintf(extra, sizeof extra, " ema %.4f (warm-up) lambda %.3g active %llu (%.1f%% sparse)",
+                     p->ema, p->lambda, (unsigned long long)p->active, sp);
+    }
+    if (d->tty) {
+        int w = 20, fill = p->steps ? (int)((double)p->step / (double)p->steps * w) : w;
+        fputc('\r', stderr);
+        fputc('[', stderr);
+        for (int i = 0; i < w; i++) fputc(i < fill ? '#' : '.', stderr);
+        fprintf(stderr, "] %lld/%lld loss %.4f %.0f tok/s ETA %s%s\033[K", (long long)p->step,
+                (long long)p->steps, p->loss, p->tokens_per_s, eta, extra);
+    } else {
+        fprintf(stderr, "step %lld/%lld loss %.4f lr %.3g %.0f tok/s eta %s%s\n", (long long)p->step,
+                (long long)p->steps, p->loss, p->lr, p->tokens_per_s, eta, extra);
+    }
+    fflush(stderr);
+    if (d->metrics) {
+        fprintf(d->metrics, "{\"step\": %lld, \"loss\": %.6g, \"lr\": %.6g, \"tokens_per_s\": %.1f, "
+                "\"elapsed_s\": %.2f", (long long)p->step, p->loss, p->lr, p->tokens_per_s, p->elapsed_s);
+        if (d->lcdd)
+            fprintf(d->metrics, ", \"task_loss\": %.6g, \"ema\": %.6g, \"budget\": %.6g, \"lambda\": %.6g, "
+                    "\"active\": %llu, \"total\": %llu", p->loss, p->ema, p->budget_set ? p->budget : 0.0,
+                    p->lambda, (unsigned long long)p->active, (unsigned long long)p->total);
+        fputs("}\n", d->metrics);
+        fflush(d->metrics);
+    }
+    if (d->lcdd) check_stall(d, p);
+}
+
+void cli_train_display_end(cli_train_display *d) {
+    if (d->tty) fputc('\n', stderr);
+    if (d->metrics) fclose(d->metrics);
+    free(d->hist_step);
+    free(d->hist_active);
+    d->metrics = NULL, d->hist_step = NULL, d->hist_active = NULL;
+}
+
+int cli_parse_i64(const char *s, long long min, long long *out) {
+    if (!s) return 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || v < min) return 0;
+    *out = v;
+    return 1;
+}
+
+int cli_parse_f(const char *s, float *out) {
+    if (!s) return 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v) || v < 0) return 0;
+    *out = (float)v;
+    return 1;
+}
+
+void cli_print_data_summary(const char *cmd, const char *path, const clcdd_data_summary *s) {
+    fprintf(stderr, "clcdd %s: %s: %zu examples, %zu tokens (%zu with loss), longest %zu", cmd, path,
+            s->examples, s->tokens, s->loss_tokens, s->longest);
+    if (s->truncated) fprintf(stderr, ", %zu truncated to --max-len", s->truncated);
+    if (s->dropped) fprintf(stderr, ", %zu dropped (no response token left after truncation)", s->dropped);
+    fputc('\n', stderr);
+}

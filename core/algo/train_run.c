@@ -1,0 +1,396 @@
+/* include/clcdd/train.h: SFT, LCDD and carrier export from files, for the CLI and applications.
+ * Loads the checkpoints, tokenizes the JSONL data with the model's tokenizer and chat template
+ * (loaders/dataset_jsonl.h), runs the trainers of algo/train.h and algo/lcdd.h and writes the
+ * results (HF checkpoint, carrier archive). */
+#include "clcdd/train.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "algo/carrier.h"
+#include "algo/lcdd.h"
+#include "clcdd_internal.h"
+#include "dataset_jsonl.h"
+#include "nn/checkpoint.h"
+#include "nn/load.h"
+#include "runtime/cl_check.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void clcdd_sft_options_default(clcdd_sft_options *o) {
+    memset(o, 0, sizeof *o);
+    o->steps = 100;
+    o->lr = 2e-5f;
+    o->micro_batch = 8;
+    o->accum = 4;
+    o->max_len = 512;
+    o->seed = 42;
+    o->log_every = 10;
+}
+
+void clcdd_lcdd_options_default(clcdd_lcdd_options *o) {
+    memset(o, 0, sizeof *o);
+    o->steps = 300;
+    o->rho = 0.30f;
+    o->warmup_steps = 300;
+    o->lr = 2e-5f;
+    o->theta_lr = 0.1f;
+    o->lambda_init = 0.01f;
+    o->micro_batch = 8;
+    o->accum = 4;
+    o->max_len = 512;
+    o->seed = 42;
+    o->log_every = 10;
+}
+
+/* ---- loading ----------------------------------------------------------------------------- */
+
+typedef struct loaded {
+    clcdd_model model;
+    clcdd_load_info info;
+    int have_model;
+} loaded;
+
+static void loaded_free(loaded *l) {
+    if (l->have_model) clcdd_model_destroy(&l->model);
+    clcdd_load_info_free(&l->info);
+    memset(l, 0, sizeof *l);
+}
+
+static clcdd_status load(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, const char *path,
+                         const char *what, loaded *out) {
+    memset(out, 0, sizeof *out);
+    clcdd_status st = clcdd_model_load(ctx, path, reg, &out->model, &out->info);
+    if (st != CLCDD_OK) return clcdd_fail_context(st, "loading the %s model %s", what, path);
+    out->have_model = 1;
+    return CLCDD_OK;
+}
+
+typedef struct render_ctx {
+    const clcdd_plugin *plugin;
+    const clcdd_hparams *hp;
+} render_ctx;
+
+/* A model without a chat template (CLCDD_CHAT_NONE, e.g. a base checkpoint) gets the message
+ * contents joined by blank lines, followed by a newline as the "generation prompt": the prompt is
+ * then used as is, the way `clcdd generate` without --chat feeds it. */
+static clcdd_status render_plain(const clcdd_chat_message *m, size_t n, int gen, char **out) {
+    size_t len = 2;
+    for (size_t i = 0; i < n; i++) len += strlen(m[i].content) + 2;
+    char *s = malloc(len);
+    if (!s) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "rendering a prompt");
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i) s[k++] = '\n', s[k++] = '\n';
+        size_t l = strlen(m[i].content);
+        memcpy(s + k, m[i].content, l);
+        k += l;
+    }
+    if (gen) s[k++] = '\n';
+    s[k] = 0;
+    *out = s;
+    return CLCDD_OK;
+}
+
+static clcdd_status render(void *user, const clcdd_chat_message *m, size_t n, int gen, char **out) {
+    render_ctx *r = user;
+    if (r->hp->chat_format == CLCDD_CHAT_NONE) return render_plain(m, n, gen, out);
+    return clcdd_plugin_render_chat(r->plugin, r->hp, m, n, gen, out);
+}
+
+/* Tokenize `data` with the tokenizer and chat template of `src`; check the ids fit model `hp`. */
+static clcdd_status load_data(const loaded *src, const char *src_path, const char *data,
+                              size_t max_len, int all_tokens, clcdd_dataset *d,
+                              clcdd_data_summary *sum) {
+    if (!src->info.tokenizer)
+        return clcdd_fail(CLCDD_ERR_FORMAT, "%s has no tokenizer (%s): put a tokenizer.json in the "
+                          "model directory to tokenize %s", src_path, src->info.tokenizer_note, data);
+    render_ctx rc = {src->info.plugin, &src->model.hp};
+    clcdd_jsonl_config cfg = {src->info.tokenizer, render, &rc, -1, max_len, all_tokens};
+    if (src->model.hp.n_eos) cfg.eos_id = src->model.hp.eos_ids[0];
+    clcdd_jsonl_stats js;
+    clcdd_dataset_init(d);
+    clcdd_status st = clcdd_dataset_load_jsonl(data, &cfg, d, &js);
+    if (st != CLCDD_OK) {
+        clcdd_dataset_free(d);
+        return st;
+    }
+    memset(sum, 0, sizeof *sum);
+    sum->lines = js.lines, sum->examples = js.examples, sum->truncated = js.truncated;
+    sum->dropped = js.dropped, sum->tokens = js.tokens, sum->loss_tokens = js.loss_tokens;
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->items[i].len > sum->longest) sum->longest = d->items[i].len;
+        for (size_t t = 0; t < d->items[i].len; t++)
+            if (d->items[i].ids[t] < 0 || (uint32_t)d->items[i].ids[t] >= src->model.hp.vocab_size) {
+                st = clcdd_fail(CLCDD_ERR_FORMAT, "%s: example %zu has token id %d outside the "
+                                "model's vocabulary (%u): the tokenizer does not match the model",
+                                data, i + 1, (int)d->items[i].ids[t], src->model.hp.vocab_size);
+                clcdd_dataset_free(d);
+                return st;
+            }
+    }
+    return CLCDD_OK;
+}
+
+/* ---- files ------------------------------------------------------------------------------- */
+
+/* The directory of an HF checkpoint path (a directory or its config.json); NULL for GGUF. */
+static char *model_dir(const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) != 0) return NULL;
+    if (S_ISDIR(sb.st_mode)) return strdup(path);
+    size_t n = strlen(path);
+    if (n >= 11 && !strcmp(path + n - 11, "config.json")) {
+        char *d = strdup(path);
+        if (!d) return NULL;
+        char *slash = strrchr(d, '/');
+        if (slash) *slash = 0;
+        else strcpy(d, ".");
+        return d;
+    }
+    return NULL;
+}
+
+/* Copy tokenizer.json, tokenizer_config.json, generation_config.json and special_tokens_map.json
+ * from the base's directory when present. *copied = number of files copied. */
+static clcdd_status copy_tokenizer_files(const char *base, const char *out_dir, int *copied) {
+    static const char *files[] = {"tokenizer.json", "tokenizer_config.json",
+                                  "generation_config.json", "special_tokens_map.json"};
+    *copied = 0;
+    char *dir = model_dir(base);
+    if (!dir) return CLCDD_OK;
+    clcdd_status st = CLCDD_OK;
+    for (size_t i = 0; i < sizeof files / sizeof files[0] && st == CLCDD_OK; i++) {
+        size_t n = strlen(dir) + strlen(out_dir) + strlen(files[i]) + 2;
+        char *src = malloc(n), *dst = malloc(n);
+        if (!src || !dst) st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "copying %s", files[i]);
+        if (st == CLCDD_OK) {
+            snprintf(src, n, "%s/%s", dir, files[i]);
+            snprintf(dst, n, "%s/%s", out_dir, files[i]);
+            struct stat sb;
+            if (stat(src, &sb) == 0) {
+                char *data = NULL;
+                size_t len = 0;
+                st = clcdd_read_file(src, &data, &len);
+                if (st == CLCDD_OK) st = clcdd_write_file_atomic(dst, data, len);
+                free(data);
+                if (st == CLCDD_OK) (*copied)++;
+            }
+        }
+        free(src), free(dst);
+    }
+    free(dir);
+    return st;
+}
+
+/* ---- SFT --------------------------------------------------------------------------------- */
+
+typedef struct reporter {
+    clcdd_train_progress_fn fn;
+    void *user;
+    double t0, t_last;
+    int64_t step_last;
+    double tokens_per_step;
+} reporter;
+
+static void report(reporter *r, clcdd_train_progress *p) {
+    double t = now_s();
+    double dt = t - r->t_last;
+    p->tokens_per_s = dt > 0 ? r->tokens_per_step * (double)(p->step - r->step_last) / dt : 0;
+    p->elapsed_s = t - r->t0;
+    r->t_last = t, r->step_last = p->step;
+    if (r->fn) r->fn(p, r->user);
+}
+
+static int log_now(int64_t i, int64_t steps, int64_t every) {
+    return (every > 0 && (i + 1) % every == 0) || i + 1 == steps || i == 0;
+}
+
+clcdd_status clcdd_sft_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, const char *base,
+                           const char *data, const char *out_dir, const clcdd_sft_options *o,
+                           clcdd_train_progress_fn progress, void *user, clcdd_sft_result *res) {
+    clcdd_sft_result local;
+    if (!res) res = &local;
+    memset(res, 0, sizeof *res);
+    if (!ctx || !reg || !base || !data || !out_dir || !o || o->steps <= 0 || !o->micro_batch || !o->accum)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "clcdd_sft_run: missing argument or zero steps/batch");
+    double t0 = now_s();
+    loaded m;
+    clcdd_dataset d;
+    TRY(load(ctx, reg, base, "base", &m));
+    res->base_is_gguf = m.info.format == CLCDD_SOURCE_GGUF;
+    clcdd_status st = load_data(&m, base, data, o->max_len, o->all_tokens, &d, &res->data);
+    if (st != CLCDD_OK) {
+        loaded_free(&m);
+        return st;
+    }
+    clcdd_train_config tc;
+    clcdd_train_config_default(&tc, o->steps);
+    tc.micro_batch = o->micro_batch;
+    tc.accum = o->accum;
+    tc.optim.lr = o->lr;
+    tc.seed = o->seed;
+    clcdd_trainer tr;
+    st = clcdd_trainer_create(ctx, &m.model, &tc, res->data.longest, &tr);
+    if (st == CLCDD_OK) {
+        reporter r = {progress, user, t0, now_s(), 0,
+                      (double)res->data.tokens / (double)res->data.examples * (double)(o->micro_batch * o->accum)};
+        for (int64_t i = 0; i < o->steps && st == CLCDD_OK; i++) {
+            int lg = log_now(i, o->steps, o->log_every);
+            float loss = 0;
+            st = clcdd_trainer_step(&tr, &d, lg ? &loss : NULL);
+            if (st == CLCDD_OK && lg) {
+                clcdd_train_progress p = {0};
+                p.step = i + 1, p.steps = o->steps, p.loss = loss, p.lr = clcdd_train_lr(&tc, i);
+                res->final_loss = loss;
+                report(&r, &p);
+            }
+        }
+        clcdd_trainer_destroy(&tr);
+    }
+    if (st == CLCDD_OK) st = clcdd_model_save_hf(ctx, &m.model, out_dir, NULL, 0);
+    if (st == CLCDD_OK) st = copy_tokenizer_files(base, out_dir, &res->tokenizer_files_copied);
+    res->seconds = now_s() - t0;
+    clcdd_dataset_free(&d);
+    loaded_free(&m);
+    return st;
+}
+
+/* ---- LCDD -------------------------------------------------------------------------------- */
+
+static char *train_json(const clcdd_lcdd_options *o, const clcdd_lcdd_state *s, const char *data) {
+    json_t *j = json_pack("{s:s, s:I, s:f, s:I, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:b, s:s,"
+                          " s:{s:f, s:f, s:f, s:f, s:b, s:I, s:I}}",
+                          "method", "lcdd", "steps", (json_int_t)o->steps, "rho", (double)o->rho,
+                          "warmup_steps", (json_int_t)o->warmup_steps, "lr", (double)o->lr,
+                          "theta_lr", (double)o->theta_lr, "lambda_init", (double)o->lambda_init,
+                          "micro_batch", (json_int_t)o->micro_batch, "accum", (json_int_t)o->accum,
+                          "max_len", (json_int_t)o->max_len, "seed", (json_int_t)o->seed,
+                          "all_tokens", o->all_tokens, "data", data, "final", "lambda",
+                          (double)s->lambda, "ema", (double)s->ema_hat, "baseline",
+                          (double)s->baseline, "budget", (double)s->budget, "budget_set",
+                          s->baseline_set, "active", (json_int_t)s->active, "total",
+                          (json_int_t)s->total);
+    char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return txt;
+}
+
+clcdd_status clcdd_lcdd_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, const char *base,
+                            const char *sft, const char *data, const char *out_path,
+                            const clcdd_lcdd_options *o, clcdd_train_progress_fn progress,
+                            void *user, clcdd_lcdd_result *res) {
+    clcdd_lcdd_result local;
+    if (!res) res = &local;
+    memset(res, 0, sizeof *res);
+    if (!ctx || !reg || !base || !sft || !data || !out_path || !o || o->steps <= 0 ||
+        !o->micro_batch || !o->accum)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "clcdd_lcdd_run: missing argument or zero steps/batch");
+    double t0 = now_s();
+    loaded b, s;
+    clcdd_dataset d;
+    clcdd_lcdd l;
+    int have_l = 0;
+    memset(&s, 0, sizeof s);
+    clcdd_dataset_init(&d);
+    clcdd_carrier *car = NULL;
+    char *tj = NULL;
+    char fp[40] = "";
+    clcdd_status st = load(ctx, reg, base, "base", &b);
+    if (st != CLCDD_OK) return st;
+    if ((st = load(ctx, reg, sft, "SFT", &s))) goto done;
+    /* tokenize with the SFT model's tokenizer (the one the behaviour was trained with) */
+    if ((st = load_data(s.info.tokenizer ? &s : &b, s.info.tokenizer ? sft : base, data, o->max_len,
+                        o->all_tokens, &d, &res->data)))
+        goto done;
+    if ((st = clcdd_model_fingerprint(ctx, &s.model, fp))) goto done;
+    clcdd_lcdd_config cfg;
+    clcdd_lcdd_config_default(&cfg, o->steps);
+    cfg.train.micro_batch = o->micro_batch;
+    cfg.train.accum = o->accum;
+    cfg.train.optim.lr = o->lr;
+    cfg.train.seed = o->seed;
+    cfg.rho = o->rho;
+    cfg.T_w = o->warmup_steps;
+    cfg.theta_lr = o->theta_lr;
+    cfg.lambda_init = o->lambda_init;
+    cfg.seed = o->seed;
+    if ((st = clcdd_lcdd_create(ctx, &b.model, &s.model, &cfg, res->data.longest, &l)))
+        goto done;
+    have_l = 1;
+    reporter r = {progress, user, t0, now_s(), 0,
+                  (double)res->data.tokens / (double)res->data.examples * (double)(o->micro_batch * o->accum)};
+    clcdd_lcdd_state ls = {0};
+    for (int64_t i = 0; i < o->steps && st == CLCDD_OK; i++) {
+        int lg = log_now(i, o->steps, o->log_every);
+        st = clcdd_lcdd_step(&l, &d, lg ? &ls : NULL);
+        if (st == CLCDD_OK && lg) {
+            clcdd_train_progress p = {0};
+            p.step = i + 1, p.steps = o->steps, p.loss = ls.last_loss;
+            p.lr = clcdd_train_lr(&cfg.train, i);
+            p.ema = ls.ema_hat, p.budget = ls.budget, p.lambda = ls.lambda;
+            p.budget_set = ls.baseline_set, p.active = ls.active, p.total = ls.total;
+            report(&r, &p);
+        }
+    }
+    if (st) goto done;
+    if ((st = clcdd_lcdd_read_state(&l, &ls))) goto done;
+    if (!(tj = train_json(o, &ls, data))) {
+        st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "train JSON");
+        goto done;
+    }
+    if ((st = clcdd_lcdd_export(&l, fp, tj, &car))) goto done;
+    if ((st = clcdd_carrier_write(out_path, car))) goto done;
+    res->active = ls.active, res->total = ls.total;
+    res->sparsity = ls.total ? 1.0 - (double)ls.active / (double)ls.total : 0;
+    res->final_loss = ls.last_loss, res->ema = ls.ema_hat, res->budget = ls.budget;
+    res->lambda = ls.lambda;
+    struct stat sb;
+    if (stat(out_path, &sb) == 0) res->archive_bytes = (uint64_t)sb.st_size;
+    res->full_f32_bytes = b.info.n_params * 4;
+done:
+    res->seconds = now_s() - t0;
+    clcdd_carrier_free(car);
+    free(tj);
+    if (have_l) clcdd_lcdd_destroy(&l);
+    clcdd_dataset_free(&d);
+    loaded_free(&s);
+    loaded_free(&b);
+    return st;
+}
+
+/* ---- carrier export ---------------------------------------------------------------------- */
+
+clcdd_status clcdd_carrier_export_hf(clcdd_ctx *ctx, const clcdd_plugin_registry *reg,
+                                     const char *base, const char *carrier_path, const char *out_dir) {
+    if (!ctx || !reg || !base || !carrier_path || !out_dir)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "clcdd_carrier_export_hf: NULL argument");
+    clcdd_carrier *c = NULL;
+    TRY(clcdd_carrier_read(carrier_path, &c));
+    loaded b;
+    clcdd_status st = load(ctx, reg, base, "base", &b);
+    if (st != CLCDD_OK) {
+        clcdd_carrier_free(c);
+        return st;
+    }
+    clcdd_model out;
+    int copied = 0;
+    st = clcdd_model_create(ctx, &b.model.hp, &out);
+    if (st == CLCDD_OK) {
+        st = clcdd_carrier_apply(ctx, &b.model, c, &out);
+        if (st != CLCDD_OK) st = clcdd_fail_context(st, "applying %s to %s", carrier_path, base);
+        if (st == CLCDD_OK) st = clcdd_model_save_hf(ctx, &out, out_dir, NULL, 0);
+        if (st == CLCDD_OK) st = copy_tokenizer_files(base, out_dir, &copied);
+        clcdd_model_destroy(&out);
+    }
+    loaded_free(&b);
+    clcdd_carrier_free(c);
+    return st;
+}

@@ -1,0 +1,99 @@
+/* Training from files for applications and the CLI: SFT of a checkpoint on a JSONL chat dataset
+ * (ALGORITHMS.md §2), LCDD of a (base, SFT) pair into a carrier archive (§3), and applying a
+ * carrier to its base as an HF checkpoint. Datasets: docs/cli.md "Datasets". */
+#ifndef CLCDD_TRAIN_H
+#define CLCDD_TRAIN_H
+#include <stddef.h>
+#include <stdint.h>
+#include "clcdd/plugins.h"
+#include "clcdd/runtime.h"
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What the data file gave (after tokenizing with the model's tokenizer). */
+typedef struct clcdd_data_summary {
+    size_t lines, examples, truncated, dropped, tokens, loss_tokens, longest;
+} clcdd_data_summary;
+
+/* Reported every log_every optimizer steps and at the last step. The lcdd_* fields are set by
+ * clcdd_lcdd_run only. */
+typedef struct clcdd_train_progress {
+    int64_t step, steps;      /* step: 1-based optimizer step just done */
+    float loss;               /* the window's mean token loss (LCDD: the task loss) */
+    float lr;                 /* weight learning rate of that step */
+    double tokens_per_s;      /* training tokens per second since the previous report */
+    double elapsed_s;
+    float ema, budget, lambda;/* LCDD dual state (budget 0 before the warm-up ends) */
+    int budget_set;
+    uint64_t active, total;   /* LCDD active mask channels */
+} clcdd_train_progress;
+typedef void (*clcdd_train_progress_fn)(const clcdd_train_progress *p, void *user);
+
+typedef struct clcdd_sft_options {
+    int64_t steps;            /* optimizer steps (100) */
+    float lr;                 /* AdamW (2e-5) with 10% warm-up and linear decay */
+    size_t micro_batch, accum;/* (8, 4) */
+    size_t max_len;           /* longer examples are truncated (512) */
+    uint64_t seed;            /* data order (42) */
+    int all_tokens;           /* loss on the prompt too */
+    int64_t log_every;        /* progress every N steps (10) */
+} clcdd_sft_options;
+CLCDD_API void clcdd_sft_options_default(clcdd_sft_options *o);
+
+typedef struct clcdd_sft_result {
+    clcdd_data_summary data;
+    float final_loss;
+    double seconds;
+    int tokenizer_files_copied;   /* tokenizer.json etc. copied next to the saved model */
+    int base_is_gguf;             /* 1: the saved model has no tokenizer files */
+} clcdd_sft_result;
+
+/* Load `base` (HF dir or GGUF), tokenize `data` with its tokenizer and chat template, train, and
+ * save an HF checkpoint (F32) to out_dir with the base's tokenizer files when it has them. */
+CLCDD_API clcdd_status clcdd_sft_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg,
+                                     const char *base, const char *data, const char *out_dir,
+                                     const clcdd_sft_options *o, clcdd_train_progress_fn progress,
+                                     void *user, clcdd_sft_result *result);
+
+typedef struct clcdd_lcdd_options {
+    int64_t steps;            /* (300) */
+    float rho;                /* budget slack (0.30) */
+    int64_t warmup_steps;     /* T_w: penalty ramp; the loss baseline is taken here (300) */
+    float lr;                 /* AdamW lr of the weights (2e-5) */
+    float theta_lr;           /* SGD lr of the mask logits (0.1) */
+    float lambda_init;        /* (0.01) */
+    size_t micro_batch, accum, max_len;
+    uint64_t seed;
+    int all_tokens;
+    int64_t log_every;
+} clcdd_lcdd_options;
+CLCDD_API void clcdd_lcdd_options_default(clcdd_lcdd_options *o);
+
+typedef struct clcdd_lcdd_result {
+    clcdd_data_summary data;
+    uint64_t active, total;   /* mask channels */
+    double sparsity;          /* 1 - active / total */
+    float final_loss, ema, budget, lambda;
+    uint64_t archive_bytes;   /* size of the written archive */
+    uint64_t full_f32_bytes;  /* size of the model's parameters as F32 */
+    double seconds;
+} clcdd_lcdd_result;
+
+/* LCDD of (base, sft) on `data`; writes the carrier archive to out_path (atomically). */
+CLCDD_API clcdd_status clcdd_lcdd_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg,
+                                      const char *base, const char *sft, const char *data,
+                                      const char *out_path, const clcdd_lcdd_options *o,
+                                      clcdd_train_progress_fn progress, void *user,
+                                      clcdd_lcdd_result *result);
+
+/* Apply the carrier archive at carrier_path to `base` and save the LCDD model as an HF checkpoint
+ * in out_dir (with the base's tokenizer files when it has them). */
+CLCDD_API clcdd_status clcdd_carrier_export_hf(clcdd_ctx *ctx, const clcdd_plugin_registry *reg,
+                                               const char *base, const char *carrier_path,
+                                               const char *out_dir);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
