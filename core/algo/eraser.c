@@ -209,12 +209,9 @@ static clcdd_status mse_hook(clcdd_ctx *ctx, uint32_t l, clcdd_tensor *dx, void 
     cl_kernel k;
     TRY(clcdd_ctx_kernel(ctx, "eraser", "", "act_mse", &k));
     clcdd_tensor x = clcdd_act(&e->acts, e->acts.x[l + 1]);
-    size_t off = 0;
-    for (uint32_t j = 0; j < l; j++) off += e->ch->count[j];
     cl_ulong dxo = dx->offset / 4, xo = x.offset / 4;
     cl_uint ub = (cl_uint)h->B, uc = e->ch->count[l], ud = (cl_uint)e->d;
     float scale = e->cfg->w_mse / ((float)e->L_c * (float)uc);
-    (void)off;
     int i = 0;
     KARG(k, i++, dx->buf); KARG(k, i++, dxo); KARG(k, i++, x.buf); KARG(k, i++, xo);
     KARG(k, i++, e->mse_rows.buf); KARG(k, i++, ub); KARG(k, i++, e->chans[l].buf);

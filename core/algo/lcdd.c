@@ -152,8 +152,7 @@ void clcdd_lcdd_destroy(clcdd_lcdd *l) {
     memset(l, 0, sizeof *l);
 }
 
-static clcdd_status launch(clcdd_lcdd *l, const char *name, size_t n, cl_kernel *k) {
-    (void)n;
+static clcdd_status launch(clcdd_lcdd *l, const char *name, cl_kernel *k) {
     return clcdd_ctx_kernel(l->ctx, "lcdd", "", name, k);
 }
 
@@ -169,7 +168,7 @@ static clcdd_status masked_weight(clcdd_lcdd *l, clcdd_tensor_role role, uint32_
     cl_ulong eo = e.offset / 4, ao = a.offset / 4, wo = w.offset / 4, ro = r_off, co = c_off;
     cl_int hr = has_r, hc = has_c;
     cl_kernel k;
-    TRY(launch(l, "lcdd_masked_weight", 0, &k));
+    TRY(launch(l, "lcdd_masked_weight", &k));
     int i = 0;
     KARG(k, i++, e.buf); KARG(k, i++, eo); KARG(k, i++, a.buf); KARG(k, i++, ao);
     KARG(k, i++, w.buf); KARG(k, i++, wo); KARG(k, i++, l->mask.buf); KARG(k, i++, ro);
@@ -191,7 +190,7 @@ static clcdd_status masked_grad(clcdd_lcdd *l, clcdd_tensor_role role, uint32_t 
     cl_ulong ro = r_off, co = c_off;
     cl_int hr = 1, hc = has_c;
     cl_kernel k;
-    TRY(launch(l, "lcdd_grad_rows", 0, &k));
+    TRY(launch(l, "lcdd_grad_rows", &k));
     int i = 0;
     KARG(k, i++, dw.buf); KARG(k, i++, dwo); KARG(k, i++, g.buf); KARG(k, i++, go);
     KARG(k, i++, a.buf); KARG(k, i++, ao); KARG(k, i++, w.buf); KARG(k, i++, wo);
@@ -201,7 +200,7 @@ static clcdd_status masked_grad(clcdd_lcdd *l, clcdd_tensor_role role, uint32_t 
     TRY(clcdd_launch_1d(l->ctx, k, rows, "lcdd_grad_rows"));
     if (!has_c) return CLCDD_OK;
     cl_uint n_mask = expand ? l->w.hp.n_kv_heads * l->w.hp.head_dim : cols;
-    TRY(launch(l, "lcdd_grad_cols", 0, &k));
+    TRY(launch(l, "lcdd_grad_cols", &k));
     i = 0;
     KARG(k, i++, g.buf); KARG(k, i++, go); KARG(k, i++, a.buf); KARG(k, i++, ao);
     KARG(k, i++, w.buf); KARG(k, i++, wo); KARG(k, i++, l->mask.buf); KARG(k, i++, l->dmask.buf);
@@ -219,7 +218,7 @@ clcdd_status clcdd_lcdd_build_effective(clcdd_lcdd *l) {
     const clcdd_hparams *hp = &l->w.hp;
     size_t S = clcdd_mask_layer_size(hp);
     cl_kernel k;
-    TRY(launch(l, "lcdd_hard_mask", 0, &k));
+    TRY(launch(l, "lcdd_hard_mask", &k));
     cl_ulong n = l->n_mask;
     KARG(k, 0, l->mask.buf);
     KARG(k, 1, l->theta.buf);
@@ -282,7 +281,7 @@ clcdd_status clcdd_lcdd_step(clcdd_lcdd *l, const clcdd_dataset *d, clcdd_lcdd_s
     float ramp = c->T_w > 0 ? (float)l->step / (float)c->T_w : 1.0f;
     if (ramp > 1.0f) ramp = 1.0f;
     cl_kernel k;
-    TRY(launch(l, "lcdd_theta_step", 0, &k));
+    TRY(launch(l, "lcdd_theta_step", &k));
     cl_ulong n = l->n_mask;
     float lr_t = c->theta_lr;
     int i = 0;
@@ -292,7 +291,7 @@ clcdd_status clcdd_lcdd_step(clcdd_lcdd *l, const clcdd_dataset *d, clcdd_lcdd_s
     /* weights: AdamW with clipping over the weight gradients only */
     TRY(clcdd_optim_step(ctx, &l->optim, &l->w, &l->grads_w, clcdd_train_lr(&c->train, l->step)));
     /* dual variable */
-    TRY(launch(l, "lcdd_dual_update", 0, &k));
+    TRY(launch(l, "lcdd_dual_update", &k));
     cl_int step = (cl_int)l->step, Tw = (cl_int)c->T_w;
     i = 0;
     KARG(k, i++, l->dual.buf); KARG(k, i++, l->inner.window_loss.buf); KARG(k, i++, step);
