@@ -27,20 +27,6 @@ clcdd_status clcdd_model_fingerprint(clcdd_ctx *ctx, const clcdd_model *m, char 
     return CLCDD_OK;
 }
 
-typedef struct {
-    clcdd_tensor_role role, bias;
-    int row, col, expand;
-} proj;
-
-static const proj projs[7] = {
-    {CLCDD_ROLE_Q, CLCDD_ROLE_Q_BIAS, CLCDD_MASK_ATTN_Q, CLCDD_MASK_ATTN_READ, 0},
-    {CLCDD_ROLE_K, CLCDD_ROLE_K_BIAS, CLCDD_MASK_ATTN_K, CLCDD_MASK_ATTN_READ, 0},
-    {CLCDD_ROLE_V, CLCDD_ROLE_V_BIAS, CLCDD_MASK_ATTN_V, CLCDD_MASK_ATTN_READ, 0},
-    {CLCDD_ROLE_O, CLCDD_ROLE_O_BIAS, CLCDD_MASK_ATTN_WRITE, CLCDD_MASK_ATTN_V, 1},
-    {CLCDD_ROLE_GATE, CLCDD_ROLE_GATE_BIAS, CLCDD_MASK_FFN_HIDDEN, CLCDD_MASK_FFN_READ, 0},
-    {CLCDD_ROLE_UP, CLCDD_ROLE_UP_BIAS, CLCDD_MASK_FFN_HIDDEN, CLCDD_MASK_FFN_READ, 0},
-    {CLCDD_ROLE_DOWN, CLCDD_ROLE_DOWN_BIAS, CLCDD_MASK_FFN_WRITE, CLCDD_MASK_FFN_HIDDEN, 0},
-};
 
 static const clcdd_tensor_role norm_roles[5] = {CLCDD_ROLE_ATTN_NORM, CLCDD_ROLE_FFN_NORM,
                                                CLCDD_ROLE_Q_NORM, CLCDD_ROLE_K_NORM,
@@ -102,24 +88,24 @@ clcdd_status clcdd_lcdd_export(clcdd_lcdd *l, const char *sft_fp, const char *tr
         const uint8_t *mk = c->mask + (size_t)layer * S;
         for (int p = 0; p < 7; p++) {
             size_t nw, na;
-            float *w = download(ctx, &l->w, projs[p].role, layer, &nw, &st);
+            float *w = download(ctx, &l->w, clcdd_masked_projs[p].role, layer, &nw, &st);
             if (st) goto fail;
-            float *a = download(ctx, l->w0, projs[p].role, layer, &na, &st);
+            float *a = download(ctx, l->w0, clcdd_masked_projs[p].role, layer, &na, &st);
             if (st) { free(w); goto fail; }
             clcdd_tensor t;
-            clcdd_model_tensor(&l->w, projs[p].role, layer, &t);
+            clcdd_model_tensor(&l->w, clcdd_masked_projs[p].role, layer, &t);
             uint32_t rows = (uint32_t)t.shape[0], cols = (uint32_t)t.shape[1];
-            const uint8_t *rm = mk + clcdd_mask_group_offset(hp, projs[p].row);
-            const uint8_t *cm = mk + clcdd_mask_group_offset(hp, projs[p].col);
+            const uint8_t *rm = mk + clcdd_mask_group_offset(hp, clcdd_masked_projs[p].row);
+            const uint8_t *cm = mk + clcdd_mask_group_offset(hp, clcdd_masked_projs[p].col);
             clcdd_carrier_matrix *mx = &c->matrices[c->n_matrices++];
             mx->layer = layer;
-            mx->role = projs[p].role;
+            mx->role = clcdd_masked_projs[p].role;
             mx->rows = malloc((rows ? rows : 1) * sizeof(uint32_t));
             mx->cols = malloc((cols ? cols : 1) * sizeof(uint32_t));
             if (!mx->rows || !mx->cols) { free(w), free(a); st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "carrier"); goto fail; }
             for (uint32_t i = 0; i < rows; i++) if (rm[i]) mx->rows[mx->n_rows++] = i;
             for (uint32_t j = 0; j < cols; j++) {
-                uint32_t k = projs[p].expand ? ((j / hd) / G) * hd + j % hd : j;
+                uint32_t k = clcdd_masked_projs[p].expand ? ((j / hd) / G) * hd + j % hd : j;
                 if (cm[k]) mx->cols[mx->n_cols++] = j;
             }
             mx->delta = malloc(((size_t)mx->n_rows * mx->n_cols + 1) * sizeof(float));
@@ -130,10 +116,10 @@ clcdd_status clcdd_lcdd_export(clcdd_lcdd *l, const char *sft_fp, const char *tr
                     mx->delta[(size_t)i * mx->n_cols + j] = w[x] - a[x];
                 }
             free(w), free(a);
-            if (clcdd_model_has(&l->w, projs[p].bias, layer)) {
-                float *bw = download(ctx, &l->w, projs[p].bias, layer, &nw, &st);
+            if (clcdd_model_has(&l->w, clcdd_masked_projs[p].bias, layer)) {
+                float *bw = download(ctx, &l->w, clcdd_masked_projs[p].bias, layer, &nw, &st);
                 if (st) goto fail;
-                float *ba = download(ctx, l->w0, projs[p].bias, layer, &na, &st);
+                float *ba = download(ctx, l->w0, clcdd_masked_projs[p].bias, layer, &na, &st);
                 if (st) { free(bw); goto fail; }
                 mx->bias_delta = malloc((mx->n_rows + 1) * sizeof(float));
                 if (!mx->bias_delta) { free(bw), free(ba); st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "carrier"); goto fail; }
@@ -208,13 +194,13 @@ clcdd_status clcdd_carrier_apply(clcdd_ctx *ctx, const clcdd_model *base, const 
         TRY(st);
         if (mx->bias_delta) {
             int b = -1;
-            for (int p = 0; p < 7; p++) if ((uint32_t)projs[p].role == mx->role) b = p;
-            if (b < 0 || !clcdd_model_has(out, projs[b].bias, mx->layer))
+            for (int p = 0; p < 7; p++) if ((uint32_t)clcdd_masked_projs[p].role == mx->role) b = p;
+            if (b < 0 || !clcdd_model_has(out, clcdd_masked_projs[b].bias, mx->layer))
                 return clcdd_fail(CLCDD_ERR_FORMAT, "carrier archive: a bias delta for a projection without a bias");
-            float *bw = download(ctx, out, projs[b].bias, mx->layer, &n, &st);
+            float *bw = download(ctx, out, clcdd_masked_projs[b].bias, mx->layer, &n, &st);
             TRY(st);
             for (uint32_t r = 0; r < mx->n_rows; r++) bw[mx->rows[r]] = bw[mx->rows[r]] + mx->bias_delta[r];
-            clcdd_model_tensor(out, projs[b].bias, mx->layer, &t);
+            clcdd_model_tensor(out, clcdd_masked_projs[b].bias, mx->layer, &t);
             st = clcdd_tensor_upload(ctx, &t, bw);
             free(bw);
             TRY(st);

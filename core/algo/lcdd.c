@@ -60,13 +60,7 @@ void clcdd_lcdd_config_default(clcdd_lcdd_config *c, int64_t steps) {
     c->seed = 42;
 }
 
-/* A masked projection: role, bias role, row group, column group, expanded columns. */
-typedef struct {
-    clcdd_tensor_role role, bias;
-    int row, col, expand;
-} masked_proj;
-
-static const masked_proj projs[7] = {
+const clcdd_masked_proj clcdd_masked_projs[7] = {
     {CLCDD_ROLE_Q, CLCDD_ROLE_Q_BIAS, CLCDD_MASK_ATTN_Q, CLCDD_MASK_ATTN_READ, 0},
     {CLCDD_ROLE_K, CLCDD_ROLE_K_BIAS, CLCDD_MASK_ATTN_K, CLCDD_MASK_ATTN_READ, 0},
     {CLCDD_ROLE_V, CLCDD_ROLE_V_BIAS, CLCDD_MASK_ATTN_V, CLCDD_MASK_ATTN_READ, 0},
@@ -227,11 +221,11 @@ clcdd_status clcdd_lcdd_build_effective(clcdd_lcdd *l) {
     for (uint32_t layer = 0; layer < hp->n_layers; layer++) {
         size_t base = layer * S;
         for (int p = 0; p < 7; p++) {
-            size_t r = base + clcdd_mask_group_offset(hp, projs[p].row);
-            size_t c = base + clcdd_mask_group_offset(hp, projs[p].col);
-            TRY(masked_weight(l, projs[p].role, layer, r, 1, c, 1, projs[p].expand));
-            if (clcdd_model_has(&l->w, projs[p].bias, layer))
-                TRY(masked_weight(l, projs[p].bias, layer, r, 1, 0, 0, 0));
+            size_t r = base + clcdd_mask_group_offset(hp, clcdd_masked_projs[p].row);
+            size_t c = base + clcdd_mask_group_offset(hp, clcdd_masked_projs[p].col);
+            TRY(masked_weight(l, clcdd_masked_projs[p].role, layer, r, 1, c, 1, clcdd_masked_projs[p].expand));
+            if (clcdd_model_has(&l->w, clcdd_masked_projs[p].bias, layer))
+                TRY(masked_weight(l, clcdd_masked_projs[p].bias, layer, r, 1, 0, 0, 0));
         }
     }
     /* Norm weights are trained freely: W_eff uses W's. */
@@ -260,11 +254,11 @@ clcdd_status clcdd_lcdd_step(clcdd_lcdd *l, const clcdd_dataset *d, clcdd_lcdd_s
     for (uint32_t layer = 0; layer < hp->n_layers; layer++) {
         size_t base = layer * S;
         for (int p = 0; p < 7; p++) {
-            size_t r = base + clcdd_mask_group_offset(hp, projs[p].row);
-            size_t cc = base + clcdd_mask_group_offset(hp, projs[p].col);
-            TRY(masked_grad(l, projs[p].role, layer, r, cc, 1, projs[p].expand));
-            if (clcdd_model_has(&l->w, projs[p].bias, layer))
-                TRY(masked_grad(l, projs[p].bias, layer, r, 0, 0, 0));
+            size_t r = base + clcdd_mask_group_offset(hp, clcdd_masked_projs[p].row);
+            size_t cc = base + clcdd_mask_group_offset(hp, clcdd_masked_projs[p].col);
+            TRY(masked_grad(l, clcdd_masked_projs[p].role, layer, r, cc, 1, clcdd_masked_projs[p].expand));
+            if (clcdd_model_has(&l->w, clcdd_masked_projs[p].bias, layer))
+                TRY(masked_grad(l, clcdd_masked_projs[p].bias, layer, r, 0, 0, 0));
         }
     }
     for (int role = 0; role < CLCDD_ROLE_COUNT; role++) {

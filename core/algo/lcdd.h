@@ -26,6 +26,14 @@ enum {
 };
 
 const char *clcdd_mask_group_name(int group);
+
+/* The seven masked projections: weight role, bias role, row-mask group, column-mask group, and
+ * whether the columns take the kv-head expansion of attn_v (o_proj). */
+typedef struct clcdd_masked_proj {
+    clcdd_tensor_role role, bias;
+    int row, col, expand;
+} clcdd_masked_proj;
+extern const clcdd_masked_proj clcdd_masked_projs[7];
 /* Length of a group, its offset inside a layer's block, and the block size. */
 size_t clcdd_mask_group_len(const clcdd_hparams *hp, int group);
 size_t clcdd_mask_group_offset(const clcdd_hparams *hp, int group);
