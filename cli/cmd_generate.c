@@ -1,5 +1,5 @@
-/* clcdd generate MODEL --prompt TEXT [--max-new N] [--chat] [--system S] [--json]: greedy
- * generation, streaming the text to stdout. */
+/* clcdd generate MODEL --prompt TEXT [--max-new N] [--chat] [--system S] [--carrier FILE
+ * [--erase NAME]] [--json]: greedy generation, streaming the text to stdout. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,13 +10,16 @@
 
 static const char usage[] =
     "usage: clcdd generate [--device D] MODEL --prompt TEXT [--max-new N] [--chat] [--system S]\n"
-    "                      [--json]\n"
+    "                      [--carrier FILE [--erase NAME]] [--json]\n"
     "Greedy generation (argmax at every step) until an end-of-sequence token or N new tokens.\n"
     "MODEL: an HF model directory (with tokenizer.json) or a .gguf file.\n"
     "  --prompt TEXT  the prompt (without --chat: used as is, BOS added as the tokenizer says)\n"
     "  --chat         wrap the prompt as a user message with the model's chat template\n"
     "  --system S     system message for --chat (default: the template's own, if any)\n"
     "  --max-new N    at most N new tokens (default 64)\n"
+    "  --carrier FILE MODEL is the base of this carrier archive: generate with the LCDD model\n"
+    "                 (base + carrier)\n"
+    "  --erase NAME   prepend the archive's eraser prompt NAME (`clcdd erase --name`)\n"
     "  --json         print one JSON object (prompt ids, generated ids, text) at the end\n";
 
 typedef struct gen_state {
@@ -109,6 +112,7 @@ static int run(cli_model *m, const char *prompt, const char *system, int chat, s
 
 int clcdd_cmd_generate(int argc, char **argv) {
     const char *path = NULL, *device = NULL, *prompt = NULL, *system = NULL, *v;
+    const char *carrier = NULL, *erase = NULL;
     int chat = 0, json = 0;
     long max_new = 64;
     for (int i = 1; i < argc; i++) {
@@ -125,6 +129,12 @@ int clcdd_cmd_generate(int argc, char **argv) {
         } else if (cli_opt_value(argc, argv, &i, "--prompt", &v)) {
             if (!v) goto bad;
             prompt = v;
+        } else if (cli_opt_value(argc, argv, &i, "--carrier", &v)) {
+            if (!v) goto bad;
+            carrier = v;
+        } else if (cli_opt_value(argc, argv, &i, "--erase", &v)) {
+            if (!v) goto bad;
+            erase = v;
         } else if (cli_opt_value(argc, argv, &i, "--system", &v)) {
             if (!v) goto bad;
             system = v;
@@ -150,9 +160,50 @@ int clcdd_cmd_generate(int argc, char **argv) {
         fprintf(stderr, "clcdd generate: --system needs --chat\n");
         goto bad;
     }
+    if (erase && !carrier) {
+        fprintf(stderr, "clcdd generate: --erase needs --carrier\n");
+        goto bad;
+    }
+    clcdd_carrier *car = NULL;
+    long pi = -1;
+    if (carrier) {
+        clcdd_status st = clcdd_carrier_read(carrier, &car);
+        if (st != CLCDD_OK) return cli_report("generate", st);
+        if (erase && (pi = clcdd_carrier_find_prompt(car, erase)) < 0) {
+            fprintf(stderr, "clcdd generate: %s has no eraser prompt '%s'; available:", carrier, erase);
+            for (uint32_t k = 0; k < car->n_prompts; k++)
+                fprintf(stderr, "%s %s", k ? "," : "", car->prompts[k].name);
+            fprintf(stderr, "%s\n", car->n_prompts ? "" : " none (train one with `clcdd erase`)");
+            clcdd_carrier_free(car);
+            return EXIT_FAILURE_RUN;
+        }
+    }
     cli_model m;
     int code = cli_model_open("generate", path, device, &m);
-    if (code != EXIT_OK) return code;
+    if (code != EXIT_OK) {
+        clcdd_carrier_free(car);
+        return code;
+    }
+    if (car) {
+        clcdd_status st = clcdd_llm_apply_carrier(m.llm, car);
+        if (st == CLCDD_OK && pi >= 0) {
+            const clcdd_carrier_prompt *p = &car->prompts[pi];
+            if (p->dim != clcdd_llm_hparams(m.llm)->hidden_size) {
+                fprintf(stderr, "clcdd generate: eraser prompt '%s' has %u columns, the model's "
+                        "hidden size is %u\n", p->name, p->dim, clcdd_llm_hparams(m.llm)->hidden_size);
+                clcdd_carrier_free(car);
+                cli_model_close(&m);
+                return EXIT_FAILURE_RUN;
+            }
+            st = clcdd_llm_set_soft_prompt(m.llm, p->data, p->rows);
+        }
+        clcdd_carrier_free(car);
+        if (st != CLCDD_OK) {
+            code = cli_report("generate", st);
+            cli_model_close(&m);
+            return code == EXIT_USAGE ? EXIT_FAILURE_RUN : code;
+        }
+    }
     code = run(&m, prompt, system, chat, (size_t)max_new, json);
     cli_model_close(&m);
     return code;

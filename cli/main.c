@@ -18,6 +18,7 @@ static const command commands[] = {
     {"demo", clcdd_cmd_demo, "run SFT -> LCDD -> eraser -> evaluation on the embedded demo world"},
     {"devices", clcdd_cmd_devices, "list OpenCL devices and their capabilities"},
     {"doctor", clcdd_cmd_doctor, "check that clcdd works on a device (kernels, GEMM, ops)"},
+    {"erase", clcdd_cmd_erase, "SFT-Eraser: train a soft prompt that switches the behaviour off, into the archive"},
     {"generate", clcdd_cmd_generate, "generate text from a prompt (greedy; --chat uses the chat template)"},
     {"info", clcdd_cmd_info, "describe a model: family, dimensions, parameters, tokenizer, chat template"},
     {"inspect", clcdd_cmd_inspect, "list a checkpoint's tensors and metadata (safetensors, GGUF, config.json)"},

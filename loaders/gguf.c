@@ -547,14 +547,14 @@ clcdd_status clcdd_gguf_kv_array(const clcdd_gguf *g, size_t i, clcdd_gguf_array
 
 GETTER_BY_KEY(clcdd_gguf_get_u32, uint32_t, {
     num n;
-    uint64_t v;
+    uint64_t v = 0;
     if ((s = kv_num(g, i, &n)) || (s = num_to_u64(g, key, &n, UINT32_MAX, &v))) return s;
     *out = (uint32_t)v;
     return CLCDD_OK;
 })
 GETTER_BY_KEY(clcdd_gguf_get_i32, int32_t, {
     num n;
-    int64_t v;
+    int64_t v = 0;
     if ((s = kv_num(g, i, &n)) || (s = num_to_i64(g, key, &n, INT32_MIN, INT32_MAX, &v))) return s;
     *out = (int32_t)v;
     return CLCDD_OK;

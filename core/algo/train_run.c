@@ -12,6 +12,7 @@
 
 #include "algo/carrier.h"
 #include "algo/lcdd.h"
+#include "algo/train_run.h"
 #include "clcdd_internal.h"
 #include "dataset_jsonl.h"
 #include "nn/checkpoint.h"
@@ -73,11 +74,6 @@ static clcdd_status load(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, const
     return CLCDD_OK;
 }
 
-typedef struct render_ctx {
-    const clcdd_plugin *plugin;
-    const clcdd_hparams *hp;
-} render_ctx;
-
 /* A model without a chat template (CLCDD_CHAT_NONE, e.g. a base checkpoint) gets the message
  * contents joined by blank lines, followed by a newline as the "generation prompt": the prompt is
  * then used as is, the way `clcdd generate` without --chat feeds it. */
@@ -99,8 +95,8 @@ static clcdd_status render_plain(const clcdd_chat_message *m, size_t n, int gen,
     return CLCDD_OK;
 }
 
-static clcdd_status render(void *user, const clcdd_chat_message *m, size_t n, int gen, char **out) {
-    render_ctx *r = user;
+clcdd_status clcdd_run_render(void *user, const clcdd_chat_message *m, size_t n, int gen, char **out) {
+    const clcdd_run_render_ctx *r = user;
     if (r->hp->chat_format == CLCDD_CHAT_NONE) return render_plain(m, n, gen, out);
     return clcdd_plugin_render_chat(r->plugin, r->hp, m, n, gen, out);
 }
@@ -112,8 +108,8 @@ static clcdd_status load_data(const loaded *src, const char *src_path, const cha
     if (!src->info.tokenizer)
         return clcdd_fail(CLCDD_ERR_FORMAT, "%s has no tokenizer (%s): put a tokenizer.json in the "
                           "model directory to tokenize %s", src_path, src->info.tokenizer_note, data);
-    render_ctx rc = {src->info.plugin, &src->model.hp};
-    clcdd_jsonl_config cfg = {src->info.tokenizer, render, &rc, -1, max_len, all_tokens};
+    clcdd_run_render_ctx rc = {src->info.plugin, &src->model.hp};
+    clcdd_jsonl_config cfg = {src->info.tokenizer, clcdd_run_render, &rc, -1, max_len, all_tokens};
     if (src->model.hp.n_eos) cfg.eos_id = src->model.hp.eos_ids[0];
     clcdd_jsonl_stats js;
     clcdd_dataset_init(d);

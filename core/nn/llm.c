@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "clcdd/llm.h"
+#include "algo/carrier.h"
 #include "clcdd_internal.h"
 #include "nn/decoder.h"
 #include "nn/load.h"
@@ -11,6 +12,8 @@ struct clcdd_llm {
     clcdd_ctx *ctx;
     clcdd_model model;
     clcdd_load_info info;
+    clcdd_tensor soft;      /* soft-prompt rows (soft_rows x d) when soft_rows > 0 */
+    size_t soft_rows;
 };
 
 clcdd_status clcdd_llm_load(clcdd_ctx *ctx, const char *path, const clcdd_plugin_registry *reg,
@@ -31,6 +34,7 @@ clcdd_status clcdd_llm_load(clcdd_ctx *ctx, const char *path, const clcdd_plugin
 
 void clcdd_llm_free(clcdd_llm *m) {
     if (!m) return;
+    if (m->soft_rows) clcdd_tensor_destroy(&m->soft);
     clcdd_load_info_free(&m->info);
     clcdd_model_destroy(&m->model);
     free(m);
@@ -53,10 +57,11 @@ void clcdd_llm_get_summary(const clcdd_llm *m, clcdd_llm_summary *out) {
     out->rope_freqs = m->info.rope_freqs;
 }
 
-static clcdd_status check_ids(const clcdd_llm *m, const int32_t *ids, size_t n) {
+/* The first `soft` ids are soft-prompt rows (-1 - k). */
+static clcdd_status check_ids(const clcdd_llm *m, const int32_t *ids, size_t n, size_t soft) {
     if (!m || !ids || !n) return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "no token ids");
     if (n > 0x7fffffff) return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "%zu ids: too many", n);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = soft; i < n; i++)
         if (ids[i] < 0 || (uint32_t)ids[i] >= m->model.hp.vocab_size)
             return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "token id %d at position %zu is outside "
                               "the vocabulary (0..%u)", ids[i], i, m->model.hp.vocab_size - 1);
@@ -64,9 +69,9 @@ static clcdd_status check_ids(const clcdd_llm *m, const int32_t *ids, size_t n) 
 }
 
 /* Forward of one sequence; acts stay alive for the caller (destroy them). */
-static clcdd_status run(clcdd_llm *m, const int32_t *ids, size_t n, clcdd_batch *bt,
+static clcdd_status run(clcdd_llm *m, const int32_t *ids, size_t n, size_t soft, clcdd_batch *bt,
                         clcdd_acts *A) {
-    clcdd_status st = check_ids(m, ids, n);
+    clcdd_status st = check_ids(m, ids, n, soft);
     if (st != CLCDD_OK) return st;
     int32_t len = (int32_t)n;
     st = clcdd_batch_create(m->ctx, 1, n, ids, &len, 0, bt);
@@ -76,7 +81,7 @@ static clcdd_status run(clcdd_llm *m, const int32_t *ids, size_t n, clcdd_batch 
         clcdd_batch_destroy(bt);
         return st;
     }
-    st = clcdd_decoder_forward(m->ctx, &m->model, bt, NULL, A);
+    st = clcdd_decoder_forward(m->ctx, &m->model, bt, soft ? &m->soft : NULL, A);
     if (st != CLCDD_OK) {
         clcdd_acts_destroy(A);
         clcdd_batch_destroy(bt);
@@ -88,7 +93,7 @@ clcdd_status clcdd_llm_forward(clcdd_llm *m, const int32_t *ids, size_t n, float
                                float *hidden) {
     clcdd_batch bt;
     clcdd_acts A;
-    clcdd_status st = run(m, ids, n, &bt, &A);
+    clcdd_status st = run(m, ids, n, 0, &bt, &A);
     if (st != CLCDD_OK) return st;
     clcdd_tensor t = clcdd_act(&A, A.logits);
     if (logits) st = clcdd_tensor_download(m->ctx, &t, logits);
@@ -113,22 +118,23 @@ static int is_eos(const clcdd_hparams *hp, int32_t id) {
 clcdd_status clcdd_llm_generate(clcdd_llm *m, const int32_t *prompt, size_t n, size_t max_new,
                                 clcdd_llm_token_fn fn, void *user, size_t *n_out) {
     if (n_out) *n_out = 0;
-    clcdd_status st = check_ids(m, prompt, n);
+    clcdd_status st = check_ids(m, prompt, n, 0);
     if (st != CLCDD_OK) return st;
-    size_t V = m->model.hp.vocab_size;
-    int32_t *seq = malloc((n + max_new + 1) * sizeof *seq);
+    size_t V = m->model.hp.vocab_size, T = m->soft_rows;
+    int32_t *seq = malloc((T + n + max_new + 1) * sizeof *seq);
     float *row = malloc(V * sizeof *row);
     if (!seq || !row) {
         free(seq);
         free(row);
         return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "generation buffers");
     }
-    memcpy(seq, prompt, n * sizeof *seq);
-    size_t len = n, made = 0;
+    for (size_t k = 0; k < T; k++) seq[k] = -1 - (int32_t)k;
+    memcpy(seq + T, prompt, n * sizeof *seq);
+    size_t len = T + n, made = 0;
     while (made < max_new && st == CLCDD_OK) {
         clcdd_batch bt;
         clcdd_acts A;
-        st = run(m, seq, len, &bt, &A);
+        st = run(m, seq, len, T, &bt, &A);
         if (st != CLCDD_OK) break;
         clcdd_tensor lg = clcdd_act(&A, A.logits), last;
         int64_t shape[1] = {(int64_t)V};
@@ -149,4 +155,37 @@ clcdd_status clcdd_llm_generate(clcdd_llm *m, const int32_t *prompt, size_t n, s
     free(seq);
     free(row);
     return st;
+}
+
+clcdd_status clcdd_llm_apply_carrier(clcdd_llm *m, const clcdd_carrier *c) {
+    if (!m || !c) return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "clcdd_llm_apply_carrier: NULL argument");
+    clcdd_model out;
+    clcdd_status st = clcdd_model_create(m->ctx, &m->model.hp, &out);
+    if (st != CLCDD_OK) return st;
+    st = clcdd_carrier_apply(m->ctx, &m->model, c, &out);
+    if (st != CLCDD_OK) {
+        clcdd_model_destroy(&out);
+        return st;
+    }
+    clcdd_model_destroy(&m->model);
+    m->model = out;
+    return CLCDD_OK;
+}
+
+clcdd_status clcdd_llm_set_soft_prompt(clcdd_llm *m, const float *rows, size_t n_rows) {
+    if (!m) return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "clcdd_llm_set_soft_prompt: NULL model");
+    if (m->soft_rows) clcdd_tensor_destroy(&m->soft);
+    m->soft_rows = 0;
+    if (!rows || !n_rows) return CLCDD_OK;
+    if (n_rows > 4096) return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "%zu soft-prompt rows: too many", n_rows);
+    int64_t shape[1] = {(int64_t)(n_rows * m->model.hp.hidden_size)};
+    clcdd_status st = clcdd_tensor_create(m->ctx, CLCDD_F32, 1, shape, "soft prompt", &m->soft);
+    if (st != CLCDD_OK) return st;
+    st = clcdd_tensor_upload(m->ctx, &m->soft, rows);
+    if (st != CLCDD_OK) {
+        clcdd_tensor_destroy(&m->soft);
+        return st;
+    }
+    m->soft_rows = n_rows;
+    return CLCDD_OK;
 }

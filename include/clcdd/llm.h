@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clcdd/carrier.h"
 #include "clcdd/model.h"
 #include "clcdd/plugins.h"
 #include "clcdd/runtime.h"
@@ -50,6 +51,15 @@ typedef int (*clcdd_llm_token_fn)(int32_t id, void *user);
 CLCDD_API clcdd_status clcdd_llm_generate(clcdd_llm *m, const int32_t *prompt, size_t n,
                                           size_t max_new, clcdd_llm_token_fn fn, void *user,
                                           size_t *n_out);
+
+/* Turn the loaded model (the base of the archive) into the LCDD model: base + the carrier's
+ * deltas and norms. Refuses an archive made for another model. */
+CLCDD_API clcdd_status clcdd_llm_apply_carrier(clcdd_llm *m, const clcdd_carrier *c);
+
+/* Soft-prompt rows (n_rows x hidden_size floats, e.g. an eraser prompt of a carrier archive)
+ * that clcdd_llm_generate prepends before the prompt's tokens; NULL or 0 rows removes them.
+ * clcdd_llm_forward does not use them. */
+CLCDD_API clcdd_status clcdd_llm_set_soft_prompt(clcdd_llm *m, const float *rows, size_t n_rows);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# clcdd sft -> train -> carrier inspect/export on the tiny llama_gqa fixture with the 64-token
-# tokenizer (tests/fixtures/make_tiny_tokenizer.py), plus file:line errors for bad data.
+# clcdd sft -> train -> erase -> generate --erase -> carrier inspect/export on the tiny llama_gqa
+# fixture with the 64-token tokenizer (tests/fixtures/make_tiny_tokenizer.py), plus file:line
+# errors for bad data.
 # Usage: cli_train.sh path/to/clcdd path/to/tests
 set -u
 clcdd=$1
@@ -35,6 +36,27 @@ python3 -c 'import json,sys; [json.loads(l)["lambda"] for l in open(sys.argv[1])
 "$clcdd" carrier inspect "$t/c.clcdd" --json >"$t/inspect.json" || die "carrier inspect exit $?"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["masks"] == 480 and len(d["density"]) == 2, d' \
   "$t/inspect.json" || die "carrier inspect --json"
+# eraser: a few steps store a named prompt; generate uses it; a missing name lists the stored ones
+"$clcdd" erase "$t/base" --carrier "$t/c.clcdd" --data "$t/train.jsonl" --name quiet --steps 3 --rows 2 \
+  --batch 2 --metrics "$t/erase_metrics.jsonl" --json >"$t/erase.json" 2>"$t/err" || die "erase exit $?: $(cat "$t/err")"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["name"] == "quiet" and d["rows"] == 2 and d["prompts"] == 3, d' \
+  "$t/erase.json" || die "erase --json: $(cat "$t/erase.json")"
+python3 -c 'import json,sys; [json.loads(l)["loss"] for l in open(sys.argv[1])]' "$t/erase_metrics.jsonl" || die "erase metrics"
+"$clcdd" erase "$t/base" --carrier "$t/c.clcdd" --data "$t/train.jsonl" --name resp --preset resp --steps 2 \
+  --rows 2 --batch 2 --answer-max 4 --model sft --sft "$t/sft" --random-channels >/dev/null 2>"$t/err" \
+  || die "erase --preset resp --model sft: $(cat "$t/err")"
+"$clcdd" carrier inspect "$t/c.clcdd" --json >"$t/inspect2.json" || die "carrier inspect after erase"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); n=[p["name"] for p in d["prompts"]]; assert n == ["quiet", "resp"], n' \
+  "$t/inspect2.json" || die "erase prompts in the archive: $(cat "$t/inspect2.json")"
+"$clcdd" generate "$t/base" --carrier "$t/c.clcdd" --erase quiet --prompt "two plus two" --max-new 4 \
+  >/dev/null 2>"$t/err" || die "generate --erase: $(cat "$t/err")"
+"$clcdd" generate "$t/base" --carrier "$t/c.clcdd" --erase nope --prompt "two plus two" --max-new 4 2>"$t/err" >/dev/null
+rc=$?
+[ $rc -eq 1 ] || die "generate --erase with a missing name: exit $rc (want 1)"
+grep -q "no eraser prompt 'nope'.*available: quiet, resp" "$t/err" || die "missing-name message: $(cat "$t/err")"
+"$clcdd" erase "$t/base" --data "$t/train.jsonl" 2>/dev/null
+[ $? -eq 2 ] || die "erase without --carrier should be a usage error"
+
 "$clcdd" carrier export "$t/c.clcdd" --base "$t/base" --out "$t/lcdd" >/dev/null 2>"$t/err" || die "carrier export: $(cat "$t/err")"
 "$clcdd" info "$t/lcdd" >/dev/null 2>"$t/err" || die "info on the exported model: $(cat "$t/err")"
 
