@@ -40,6 +40,19 @@ clcdd_status clcdd_batch_create(clcdd_ctx *ctx, size_t B, size_t T, const int32_
     return st;
 }
 
+clcdd_status clcdd_batch_create_cached(clcdd_ctx *ctx, size_t B, size_t T, const int32_t *ids_host,
+                                       size_t past, clcdd_batch *out) {
+    int32_t *lens = malloc(B * sizeof *lens);
+    if (!lens) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "batch");
+    for (size_t b = 0; b < B; b++) lens[b] = (int32_t)T;
+    clcdd_status st = clcdd_batch_create(ctx, B, T, ids_host, lens, (int32_t)past, out);
+    for (size_t b = 0; b < B; b++) lens[b] = (int32_t)(past + T);
+    if (st == CLCDD_OK) st = clcdd_tensor_upload(ctx, &out->key_len, lens);
+    if (st != CLCDD_OK) clcdd_batch_destroy(out);
+    free(lens);
+    return st;
+}
+
 clcdd_status clcdd_batch_add_csr(clcdd_ctx *ctx, clcdd_batch *b, const int32_t *ids_host) {
     size_t n = b->B * b->T;
     int32_t *u = malloc(n * sizeof *u), *s = malloc((n + 1) * sizeof *s), *r = malloc(n * sizeof *r);
@@ -170,9 +183,12 @@ static clcdd_status maybe_bias(clcdd_ctx *ctx, const clcdd_model *m, clcdd_tenso
 }
 
 static clcdd_status layer_forward(clcdd_ctx *ctx, const clcdd_model *m, const clcdd_batch *bt,
-                                  clcdd_acts *A, uint32_t l) {
+                                  clcdd_acts *A, uint32_t l, const clcdd_kv_cache *cache) {
     const clcdd_hparams *hp = &m->hp;
     size_t B = bt->B, T = bt->T, N = B * T, d = hp->hidden_size, f = hp->intermediate_size;
+    /* With a cache, the T new rows of each sequence sit at positions past .. past + T - 1 and
+     * attend to Tk = past + T cached keys; without, Tk = T. */
+    size_t past = cache ? cache->len : 0, Tk = past + T, Tc = cache ? cache->Tmax : T;
     size_t H = hp->n_heads, Hkv = hp->n_kv_heads, hd = hp->head_dim, G = H / Hkv;
     size_t dq = H * hd, dkv = Hkv * hd;
     const clcdd_layer_acts *la = &A->layer[l];
@@ -214,17 +230,23 @@ static clcdd_status layer_forward(clcdd_ctx *ctx, const clcdd_model *m, const cl
         ksrc = kn;
     }
     TRY(clcdd_split_heads_rope(ctx, &qh, &qsrc, &bt->pos, &m->inv_freq, B, T, H, hd, CLCDD_ROPE_HALF));
-    TRY(clcdd_split_heads_rope(ctx, &kh, &ksrc, &bt->pos, &m->inv_freq, B, T, Hkv, hd, CLCDD_ROPE_HALF));
-    TRY(clcdd_split_heads_rope(ctx, &vh, &v, &bt->pos, &m->inv_freq, B, T, Hkv, hd, CLCDD_ROPE_NONE));
+    if (cache) {
+        kh = clcdd_arena_view(&cache->arena, cache->k[l]);
+        vh = clcdd_arena_view(&cache->arena, cache->v[l]);
+    }
+    TRY(clcdd_split_heads_rope_into(ctx, &kh, &ksrc, &bt->pos, &m->inv_freq, B, T, Hkv, hd,
+                                    CLCDD_ROPE_HALF, Tc, past));
+    TRY(clcdd_split_heads_rope_into(ctx, &vh, &v, &bt->pos, &m->inv_freq, B, T, Hkv, hd,
+                                    CLCDD_ROPE_NONE, Tc, past));
     /* Scores per (sequence, kv head): the G query heads of a kv head are consecutive rows. */
-    TRY(clcdd_gemm_strided_batched(ctx, CLCDD_NO_TRANS, CLCDD_TRANS, G * T, T, hd, 1.0f,
-                                   mat(&qh, hd), G * T * hd, mat(&kh, hd), T * hd, 0.0f,
-                                   mat(&P, T), G * T * T, B * Hkv));
+    TRY(clcdd_gemm_strided_batched(ctx, CLCDD_NO_TRANS, CLCDD_TRANS, G * T, Tk, hd, 1.0f,
+                                   mat(&qh, hd), G * T * hd, mat(&kh, hd), Tc * hd, 0.0f,
+                                   mat(&P, Tk), G * T * Tk, B * Hkv));
     size_t window = (hp->sliding_window && l >= hp->sliding_window_from_layer) ? hp->sliding_window : 0;
-    TRY(clcdd_softmax_forward(ctx, &P, B, H, T, T, 0, window, &bt->key_len,
+    TRY(clcdd_softmax_forward(ctx, &P, B, H, T, Tk, past, window, &bt->key_len,
                               1.0f / sqrtf((float)hd)));
-    TRY(clcdd_gemm_strided_batched(ctx, CLCDD_NO_TRANS, CLCDD_NO_TRANS, G * T, hd, T, 1.0f,
-                                   mat(&P, T), G * T * T, mat(&vh, hd), T * hd, 0.0f,
+    TRY(clcdd_gemm_strided_batched(ctx, CLCDD_NO_TRANS, CLCDD_NO_TRANS, G * T, hd, Tk, 1.0f,
+                                   mat(&P, Tk), G * T * Tk, mat(&vh, hd), Tc * hd, 0.0f,
                                    mat(&oh, hd), G * T * hd, B * Hkv));
     TRY(clcdd_merge_heads_rope(ctx, &o, &oh, &bt->pos, &m->inv_freq, B, T, H, hd, CLCDD_ROPE_NONE, 1.0f));
     TRY(clcdd_tensor_copy(ctx, &xm, &x));
@@ -244,21 +266,69 @@ static clcdd_status layer_forward(clcdd_ctx *ctx, const clcdd_model *m, const cl
     return CLCDD_OK;
 }
 
-clcdd_status clcdd_decoder_forward(clcdd_ctx *ctx, const clcdd_model *m, const clcdd_batch *bt,
-                                   const clcdd_tensor *prompt, clcdd_acts *A) {
+static clcdd_status forward(clcdd_ctx *ctx, const clcdd_model *m, const clcdd_batch *bt,
+                             const clcdd_tensor *prompt, clcdd_acts *A, clcdd_kv_cache *cache) {
     const clcdd_hparams *hp = &m->hp;
     if (bt->B > A->B || bt->T > A->T)
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "batch %zux%zu does not fit activations %zux%zu",
                           bt->B, bt->T, A->B, A->T);
+    if (cache && (bt->B != cache->B || cache->len + bt->T > cache->Tmax || cache->Tmax > A->T))
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT,
+                          "%zu new positions after %zu do not fit the KV cache of %zu (batch %zu vs %zu; "
+                          "activations for %zu positions)", bt->T, cache->len, cache->Tmax, bt->B,
+                          cache->B, A->T);
     size_t N = bt->B * bt->T, d = hp->hidden_size;
     clcdd_tensor emb, x0 = clcdd_act(A, A->x[0]);
     TRY(clcdd_model_tensor(m, CLCDD_ROLE_EMBED, 0, &emb));
     TRY(clcdd_embed_gather(ctx, &x0, &emb, prompt, &bt->ids, N, d));
-    for (uint32_t l = 0; l < hp->n_layers; l++) TRY(layer_forward(ctx, m, bt, A, l));
+    for (uint32_t l = 0; l < hp->n_layers; l++) TRY(layer_forward(ctx, m, bt, A, l, cache));
     clcdd_tensor xL = clcdd_act(A, A->x[hp->n_layers]), xf = clcdd_act(A, A->xf);
     clcdd_tensor rf = clcdd_act(A, A->rstdf), logits = clcdd_act(A, A->logits), wn, head;
     TRY(clcdd_model_tensor(m, CLCDD_ROLE_FINAL_NORM, 0, &wn));
     TRY(clcdd_model_tensor(m, CLCDD_ROLE_LM_HEAD, 0, &head));
     TRY(clcdd_rmsnorm_forward(ctx, &xf, &rf, &xL, &wn, N, d, hp->rms_eps));
-    return linear(ctx, &logits, &xf, &head, N, hp->vocab_size, d, 0.0f);
+    TRY(linear(ctx, &logits, &xf, &head, N, hp->vocab_size, d, 0.0f));
+    if (cache) cache->len += bt->T;
+    return CLCDD_OK;
+}
+
+clcdd_status clcdd_decoder_forward(clcdd_ctx *ctx, const clcdd_model *m, const clcdd_batch *bt,
+                                   const clcdd_tensor *prompt, clcdd_acts *A) {
+    return forward(ctx, m, bt, prompt, A, NULL);
+}
+
+clcdd_status clcdd_decoder_forward_cached(clcdd_ctx *ctx, const clcdd_model *m,
+                                          const clcdd_batch *bt, const clcdd_tensor *prompt,
+                                          clcdd_kv_cache *cache, clcdd_acts *A) {
+    return forward(ctx, m, bt, prompt, A, cache);
+}
+
+clcdd_status clcdd_kv_cache_create(clcdd_ctx *ctx, const clcdd_hparams *hp, size_t B, size_t Tmax,
+                                   clcdd_kv_cache *c) {
+    memset(c, 0, sizeof *c);
+    c->B = B;
+    c->Tmax = Tmax;
+    clcdd_arena_init(&c->arena, "KV cache");
+    c->k = calloc(hp->n_layers, sizeof *c->k);
+    c->v = calloc(hp->n_layers, sizeof *c->v);
+    if (!c->k || !c->v) {
+        clcdd_kv_cache_destroy(c);
+        return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "KV cache");
+    }
+    int64_t n[1] = {(int64_t)(B * hp->n_kv_heads * Tmax * hp->head_dim)};
+    clcdd_status st = CLCDD_OK;
+    for (uint32_t l = 0; l < hp->n_layers && st == CLCDD_OK; l++) {
+        st = clcdd_arena_add(&c->arena, "keys", CLCDD_F32, 1, n, &c->k[l]);
+        if (st == CLCDD_OK) st = clcdd_arena_add(&c->arena, "values", CLCDD_F32, 1, n, &c->v[l]);
+    }
+    if (st == CLCDD_OK) st = clcdd_arena_alloc(ctx, &c->arena, 1);
+    if (st != CLCDD_OK) clcdd_kv_cache_destroy(c);
+    return st;
+}
+
+void clcdd_kv_cache_destroy(clcdd_kv_cache *c) {
+    clcdd_arena_free(&c->arena);
+    free(c->k);
+    free(c->v);
+    memset(c, 0, sizeof *c);
 }

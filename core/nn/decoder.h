@@ -25,6 +25,10 @@ typedef struct clcdd_batch {
 clcdd_status clcdd_batch_create(clcdd_ctx *ctx, size_t B, size_t T, const int32_t *ids_host,
                                 const int32_t *lens, int32_t pos0, clcdd_batch *out);
 void clcdd_batch_destroy(clcdd_batch *b);
+/* A batch of T new positions per sequence after `past` cached ones (positions past + t, every key
+ * up to past + T valid), for clcdd_decoder_forward_cached. */
+clcdd_status clcdd_batch_create_cached(clcdd_ctx *ctx, size_t B, size_t T, const int32_t *ids_host,
+                                       size_t past, clcdd_batch *out);
 /* Build and upload the row grouping the embedding gradient needs (ids_host: the batch's ids). */
 clcdd_status clcdd_batch_add_csr(clcdd_ctx *ctx, clcdd_batch *b, const int32_t *ids_host);
 
@@ -62,5 +66,25 @@ static inline clcdd_tensor clcdd_act(const clcdd_acts *a, size_t slot) {
  * logits into acts->logits. */
 clcdd_status clcdd_decoder_forward(clcdd_ctx *ctx, const clcdd_model *m, const clcdd_batch *batch,
                                    const clcdd_tensor *prompt, clcdd_acts *acts);
+
+/* Keys and values of past positions, per layer (B, H_kv, Tmax, hd), for incremental decoding.
+ * len: positions filled (the same for every sequence: cached decoding needs equal lengths). */
+typedef struct clcdd_kv_cache {
+    size_t B, Tmax, len;
+    clcdd_arena arena;
+    size_t *k, *v;
+} clcdd_kv_cache;
+
+clcdd_status clcdd_kv_cache_create(clcdd_ctx *ctx, const clcdd_hparams *hp, size_t B, size_t Tmax,
+                                   clcdd_kv_cache *out);
+void clcdd_kv_cache_destroy(clcdd_kv_cache *c);
+
+/* Forward of bt->T new positions per sequence (positions cache->len ..; bt->pos and bt->key_len =
+ * len + T set by the caller) attending to everything cached; appends their keys and values and
+ * advances cache->len. acts must be inference activations for at least cache->Tmax positions.
+ * The logits of the new rows end up in acts->logits as usual. */
+clcdd_status clcdd_decoder_forward_cached(clcdd_ctx *ctx, const clcdd_model *m,
+                                          const clcdd_batch *bt, const clcdd_tensor *prompt,
+                                          clcdd_kv_cache *cache, clcdd_acts *acts);
 
 #endif

@@ -113,15 +113,15 @@ static int is_eos(const clcdd_hparams *hp, int32_t id) {
     return 0;
 }
 
-/* Each step recomputes the forward over the whole prefix (no KV cache yet) and downloads only
- * the last row of logits. */
+/* The prompt (after any soft-prompt rows) is prefilled into a KV cache in one forward; then each
+ * new token is one cached forward of a single position. Only the last row of logits comes back. */
 clcdd_status clcdd_llm_generate(clcdd_llm *m, const int32_t *prompt, size_t n, size_t max_new,
                                 clcdd_llm_token_fn fn, void *user, size_t *n_out) {
     if (n_out) *n_out = 0;
     clcdd_status st = check_ids(m, prompt, n, 0);
     if (st != CLCDD_OK) return st;
-    size_t V = m->model.hp.vocab_size, T = m->soft_rows;
-    int32_t *seq = malloc((T + n + max_new + 1) * sizeof *seq);
+    size_t V = m->model.hp.vocab_size, T = m->soft_rows, Tmax = T + n + max_new;
+    int32_t *seq = malloc((Tmax + 1) * sizeof *seq);
     float *row = malloc(V * sizeof *row);
     if (!seq || !row) {
         free(seq);
@@ -130,19 +130,27 @@ clcdd_status clcdd_llm_generate(clcdd_llm *m, const int32_t *prompt, size_t n, s
     }
     for (size_t k = 0; k < T; k++) seq[k] = -1 - (int32_t)k;
     memcpy(seq + T, prompt, n * sizeof *seq);
-    size_t len = T + n, made = 0;
-    while (made < max_new && st == CLCDD_OK) {
+    clcdd_kv_cache kv;
+    clcdd_acts A;
+    memset(&A, 0, sizeof A);
+    st = clcdd_kv_cache_create(m->ctx, &m->model.hp, 1, Tmax, &kv);
+    if (st == CLCDD_OK) st = clcdd_acts_create(m->ctx, &m->model.hp, 1, Tmax, 0, &A);
+    size_t len = T + n, made = 0, start = 0;
+    const clcdd_tensor *soft = m->soft_rows ? &m->soft : NULL;
+    while (st == CLCDD_OK && made < max_new) {
+        size_t step = len - start;
         clcdd_batch bt;
-        clcdd_acts A;
-        st = run(m, seq, len, T, &bt, &A);
+        st = clcdd_batch_create_cached(m->ctx, 1, step, seq + start, start, &bt);
+        if (st != CLCDD_OK) break;
+        st = clcdd_decoder_forward_cached(m->ctx, &m->model, &bt, soft, &kv, &A);
+        clcdd_batch_destroy(&bt);
         if (st != CLCDD_OK) break;
         clcdd_tensor lg = clcdd_act(&A, A.logits), last;
         int64_t shape[1] = {(int64_t)V};
-        st = clcdd_tensor_view(&lg, (int64_t)((len - 1) * V), 1, shape, &last);
+        st = clcdd_tensor_view(&lg, (int64_t)((step - 1) * V), 1, shape, &last);
         if (st == CLCDD_OK) st = clcdd_tensor_download(m->ctx, &last, row);
-        clcdd_acts_destroy(&A);
-        clcdd_batch_destroy(&bt);
         if (st != CLCDD_OK) break;
+        start = len;
         size_t best = 0;
         for (size_t v = 1; v < V; v++)
             if (row[v] > row[best]) best = v;
@@ -151,6 +159,8 @@ clcdd_status clcdd_llm_generate(clcdd_llm *m, const int32_t *prompt, size_t n, s
         int stop = fn ? fn((int32_t)best, user) : 0;
         if (stop || is_eos(&m->model.hp, (int32_t)best)) break;
     }
+    clcdd_acts_destroy(&A);
+    clcdd_kv_cache_destroy(&kv);
     if (n_out) *n_out = made;
     free(seq);
     free(row);
