@@ -17,6 +17,8 @@ static const char usage[] =
     "  --chat         wrap the prompt as a user message with the model's chat template\n"
     "  --system S     system message for --chat (default: the template's own, if any)\n"
     "  --max-new N    at most N new tokens (default 64)\n"
+    "  --temperature T, --top-k K, --top-p P, --repetition-penalty R, --seed S\n"
+    "                 sampling (default greedy: temperature 0); the same seed gives the same text\n"
     "  --carrier FILE MODEL is the base of this carrier archive: generate with the LCDD model\n"
     "                 (base + carrier)\n"
     "  --erase NAME   prepend the archive's eraser prompt NAME (`clcdd erase --name`)\n"
@@ -42,6 +44,8 @@ static int on_token(int32_t id, void *user) {
     }
     return 0;
 }
+
+static clcdd_sampling sampling;
 
 static int run(cli_model *m, const char *prompt, const char *system, int chat, size_t max_new,
                int json) {
@@ -79,7 +83,7 @@ static int run(cli_model *m, const char *prompt, const char *system, int chat, s
         fprintf(stderr, "clcdd generate: the prompt encodes to no tokens\n");
         st = CLCDD_ERR_INVALID_ARGUMENT;
     }
-    if (st == CLCDD_OK) st = clcdd_llm_generate(m->llm, in.ids, in.n, max_new, on_token, &g, NULL);
+    if (st == CLCDD_OK) st = clcdd_llm_generate_sampled(m->llm, in.ids, in.n, max_new, &sampling, on_token, &g, NULL);
     double dt = cli_now() - t0;
     int code = EXIT_OK;
     if (st != CLCDD_OK) {
@@ -115,7 +119,47 @@ int clcdd_cmd_generate(int argc, char **argv) {
     const char *carrier = NULL, *erase = NULL;
     int chat = 0, json = 0;
     long max_new = 64;
+    sampling = clcdd_sampling_greedy();
     for (int i = 1; i < argc; i++) {
+        char *endp = NULL;
+        if (cli_opt_value(argc, argv, &i, "--temperature", &v)) {
+            sampling.temperature = v ? strtof(v, &endp) : -1;
+            if (!v || *endp || sampling.temperature < 0) {
+                fprintf(stderr, "clcdd generate: --temperature wants a number >= 0\n");
+                return EXIT_USAGE;
+            }
+            continue;
+        } else if (cli_opt_value(argc, argv, &i, "--top-p", &v)) {
+            sampling.top_p = v ? strtof(v, &endp) : -1;
+            if (!v || *endp || !(sampling.top_p > 0 && sampling.top_p <= 1)) {
+                fprintf(stderr, "clcdd generate: --top-p wants a number in (0, 1]\n");
+                return EXIT_USAGE;
+            }
+            continue;
+        } else if (cli_opt_value(argc, argv, &i, "--top-k", &v)) {
+            long k = v ? strtol(v, &endp, 10) : -1;
+            if (!v || *endp || k < 0) {
+                fprintf(stderr, "clcdd generate: --top-k wants a number >= 0\n");
+                return EXIT_USAGE;
+            }
+            sampling.top_k = (uint32_t)k;
+            continue;
+        } else if (cli_opt_value(argc, argv, &i, "--repetition-penalty", &v)) {
+            sampling.repetition_penalty = v ? strtof(v, &endp) : -1;
+            if (!v || *endp || !(sampling.repetition_penalty > 0)) {
+                fprintf(stderr, "clcdd generate: --repetition-penalty wants a number > 0\n");
+                return EXIT_USAGE;
+            }
+            continue;
+        } else if (cli_opt_value(argc, argv, &i, "--seed", &v)) {
+            unsigned long long sd = v ? strtoull(v, &endp, 10) : 0;
+            if (!v || *endp) {
+                fprintf(stderr, "clcdd generate: --seed wants a number\n");
+                return EXIT_USAGE;
+            }
+            sampling.seed = sd;
+            continue;
+        }
         if (cli_is_help(argv[i])) {
             fputs(usage, stdout);
             return EXIT_OK;

@@ -52,6 +52,23 @@ CLCDD_API clcdd_status clcdd_llm_generate(clcdd_llm *m, const int32_t *prompt, s
                                           size_t max_new, clcdd_llm_token_fn fn, void *user,
                                           size_t *n_out);
 
+/* Decoding settings (HF semantics). Defaults from clcdd_sampling_greedy: greedy, no penalty. */
+typedef struct clcdd_sampling {
+    float temperature;          /* 0: greedy (argmax); else logits / temperature */
+    uint32_t top_k;             /* 0: off; else keep the k most likely tokens */
+    float top_p;                /* 1: off; else the smallest set with cumulative probability >= p */
+    float repetition_penalty;   /* 1: off; seen tokens: logit / p if > 0 else logit * p */
+    uint64_t seed;              /* sampling RNG seed: the same seed gives the same text */
+} clcdd_sampling;
+
+CLCDD_API clcdd_sampling clcdd_sampling_greedy(void);
+
+/* clcdd_llm_generate with sampling settings. */
+CLCDD_API clcdd_status clcdd_llm_generate_sampled(clcdd_llm *m, const int32_t *prompt, size_t n,
+                                                  size_t max_new, const clcdd_sampling *s,
+                                                  clcdd_llm_token_fn fn, void *user,
+                                                  size_t *n_out);
+
 /* Turn the loaded model (the base of the archive) into the LCDD model: base + the carrier's
  * deltas and norms. Refuses an archive made for another model. */
 CLCDD_API clcdd_status clcdd_llm_apply_carrier(clcdd_llm *m, const clcdd_carrier *c);
