@@ -7,6 +7,7 @@
 #include "algo/carrier.h"
 #include "clcdd_internal.h"
 #include "nn/decoder.h"
+#include "nn/sample.h"
 #include "nn/load.h"
 
 struct clcdd_llm {
@@ -121,73 +122,6 @@ clcdd_sampling clcdd_sampling_greedy(void) {
     return s;
 }
 
-static uint64_t splitmix(uint64_t *x) {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-typedef struct {
-    float p;
-    int32_t id;
-} cand;
-
-static int by_prob_desc(const void *a, const void *b) {
-    const cand *x = a, *y = b;
-    if (x->p != y->p) return x->p > y->p ? -1 : 1;
-    return (x->id > y->id) - (x->id < y->id);
-}
-
-/* Pick the next id from one row of logits (modified in place). seq: the ids so far. */
-static int32_t pick_token(float *row, size_t V, const int32_t *seq, size_t len,
-                          const clcdd_sampling *s, uint64_t *rng, cand *buf) {
-    if (s->repetition_penalty != 1.0f)
-        for (size_t i = 0; i < len; i++) {
-            int32_t id = seq[i];
-            if (id < 0 || (size_t)id >= V) continue;
-            float *x = &row[id];
-            /* each id once: mark by checking earlier occurrences */
-            int seen = 0;
-            for (size_t j = 0; j < i && !seen; j++) seen = seq[j] == id;
-            if (!seen) *x = *x > 0 ? *x / s->repetition_penalty : *x * s->repetition_penalty;
-        }
-    size_t best = 0;
-    for (size_t v = 1; v < V; v++)
-        if (row[v] > row[best]) best = v;
-    if (!(s->temperature > 0)) return (int32_t)best;
-    double mx = row[best], sum = 0;
-    for (size_t v = 0; v < V; v++) {
-        buf[v].p = (float)exp(((double)row[v] - mx) / s->temperature);
-        buf[v].id = (int32_t)v;
-        sum += buf[v].p;
-    }
-    size_t keep = V;
-    if (s->top_k > 0 || s->top_p < 1.0f) {
-        qsort(buf, V, sizeof *buf, by_prob_desc);
-        if (s->top_k > 0 && s->top_k < keep) keep = s->top_k;
-        if (s->top_p < 1.0f) {
-            double c = 0, tot = 0;
-            for (size_t i = 0; i < keep; i++) tot += buf[i].p;
-            for (size_t i = 0; i < keep; i++) {
-                c += buf[i].p / tot;
-                if (c >= s->top_p) {
-                    keep = i + 1;
-                    break;
-                }
-            }
-        }
-        sum = 0;
-        for (size_t i = 0; i < keep; i++) sum += buf[i].p;
-    }
-    double u = (double)(splitmix(rng) >> 11) / 9007199254740992.0 * sum, c = 0;
-    for (size_t i = 0; i < keep; i++) {
-        c += buf[i].p;
-        if (u < c) return buf[i].id;
-    }
-    return buf[keep - 1].id;
-}
-
 clcdd_status clcdd_llm_generate(clcdd_llm *m, const int32_t *prompt, size_t n, size_t max_new,
                                 clcdd_llm_token_fn fn, void *user, size_t *n_out) {
     clcdd_sampling g = clcdd_sampling_greedy();
@@ -208,7 +142,7 @@ clcdd_status clcdd_llm_generate_sampled(clcdd_llm *m, const int32_t *prompt, siz
     size_t V = m->model.hp.vocab_size, T = m->soft_rows, Tmax = T + n + max_new;
     int32_t *seq = malloc((Tmax + 1) * sizeof *seq);
     float *row = malloc(V * sizeof *row);
-    cand *buf = malloc(V * sizeof *buf);
+    clcdd_sample_cand *buf = malloc(V * sizeof *buf);
     if (!seq || !row || !buf) {
         free(seq);
         free(row);
@@ -238,7 +172,7 @@ clcdd_status clcdd_llm_generate_sampled(clcdd_llm *m, const int32_t *prompt, siz
         if (st == CLCDD_OK) st = clcdd_tensor_download(m->ctx, &last, row);
         if (st != CLCDD_OK) break;
         start = len;
-        int32_t best = pick_token(row, V, seq + T, len - T, smp, &rng, buf);
+        int32_t best = clcdd_sample_token(row, V, seq + T, len - T, smp, &rng, buf);
         seq[len++] = best;
         made++;
         int stop = fn ? fn((int32_t)best, user) : 0;
