@@ -12,6 +12,7 @@ int clcdd_cmd_info(int argc, char **argv);
 int clcdd_cmd_debug(int argc, char **argv);
 int clcdd_cmd_generate(int argc, char **argv);
 int clcdd_cmd_demo(int argc, char **argv);
+int clcdd_cmd_chat(int argc, char **argv);
 int clcdd_cmd_sft(int argc, char **argv);
 int clcdd_cmd_train(int argc, char **argv);
 int clcdd_cmd_carrier(int argc, char **argv);

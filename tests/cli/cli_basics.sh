@@ -26,7 +26,7 @@ check version 0 '^clcdd [0-9]+\.[0-9]+\.[0-9]+' -- "$clcdd" --version
 check help 0 'commands:' -- "$clcdd" --help
 check no-args 2 'usage' -- "$clcdd"
 check unknown-command 2 "'frobnicate' is not a clcdd command" -- "$clcdd" frobnicate
-for cmd in devices doctor tokenize inspect plugins sft train; do
+for cmd in devices doctor tokenize inspect plugins sft train chat; do
   check "$cmd-help" 0 "usage: clcdd $cmd" -- "$clcdd" "$cmd" --help
   check "$cmd-bad-flag" 2 'unknown (argument|option)' -- "$clcdd" "$cmd" --no-such-flag
 done
