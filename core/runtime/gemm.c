@@ -89,6 +89,21 @@ clcdd_status clcdd_gemm_reference(clcdd_ctx *ctx, const clcdd_gemm_args *g) {
     return CLCDD_OK;
 }
 
+/* x W^T for a few rows (decoding): the matrix-vector kernel of kernels/gemv.cl. */
+static clcdd_status gemm_gemv(clcdd_ctx *ctx, const clcdd_gemm_args *g) {
+    cl_kernel k;
+    TRY(clcdd_ctx_kernel(ctx, "gemv", "", "gemv_nt", &k));
+    cl_uint m = (cl_uint)g->m, n = (cl_uint)g->n, kk = (cl_uint)g->k;
+    cl_ulong ao = g->a.offset, lda = g->a.ld, bo = g->b.offset, ldb = g->b.ld;
+    cl_ulong co = g->c.offset, ldc = g->c.ld;
+    int i = 0;
+    KARG(k, i++, m); KARG(k, i++, n); KARG(k, i++, kk); KARG(k, i++, g->alpha);
+    KARG(k, i++, g->a.buf); KARG(k, i++, ao); KARG(k, i++, lda);
+    KARG(k, i++, g->b.buf); KARG(k, i++, bo); KARG(k, i++, ldb);
+    KARG(k, i++, g->beta); KARG(k, i++, g->c.buf); KARG(k, i++, co); KARG(k, i++, ldc);
+    return clcdd_launch_1d(ctx, k, g->n, "gemv_nt");
+}
+
 static clcdd_status gemm_clblast(clcdd_ctx *ctx, const clcdd_gemm_args *g) {
     CLBlastTranspose ta = g->ta ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastTranspose tb = g->tb ? CLBlastTransposeYes : CLBlastTransposeNo;
@@ -246,7 +261,12 @@ static clcdd_status run(clcdd_ctx *ctx, clcdd_gemm_args *a) {
         /* C = beta * C: the reference kernel handles it without reading A or B. */
         return clcdd_gemm_reference(ctx, a);
     }
-    switch (choose_backend(ctx, g, a)) {
+    clcdd_gemm_backend be = choose_backend(ctx, g, a);
+    /* A few rows times a transposed weight (decoding one token): a matrix-vector product, unless a
+     * backend was forced for testing. */
+    if (g->forced == CLCDD_GEMM_AUTO && a->batch == 1 && !a->ta && a->tb && a->m <= 4 && a->k >= 8)
+        return gemm_gemv(ctx, a);
+    switch (be) {
     case CLCDD_GEMM_CLBLAST: return gemm_clblast(ctx, a);
     case CLCDD_GEMM_REFERENCE: return clcdd_gemm_reference(ctx, a);
     case CLCDD_GEMM_OWN:

@@ -82,7 +82,8 @@ static void run_case(clcdd_gemm_backend be, int ta, int tb, size_t m, size_t n, 
 }
 
 static const size_t dims[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 33, 9}, {64, 64, 64},
-                                 {127, 65, 130}, {1, 300, 257}, {200, 1, 31}};
+                                 {127, 65, 130}, {1, 300, 257}, {200, 1, 31},
+                                 {4, 77, 96}, {2, 131, 13}}; /* last two: the decode matrix-vector path */
 
 static void sweep(clcdd_gemm_backend be) {
     for (int ta = 0; ta < 2; ta++)
