@@ -122,7 +122,9 @@ static void run_fixture(const char *name, int gguf) {
 
         int trainable[CLCDD_ROLE_COUNT];
         for (int r = 0; r < CLCDD_ROLE_COUNT; r++) trainable[r] = 1;
-        trainable[CLCDD_ROLE_EMBED] = 0; /* the embedding table has no gradient in clcdd */
+        /* The fixtures feed inputs_embeds, so PyTorch gives the table no gradient through the
+         * gather (the embedding gradient is checked against finite differences in tests/nn). */
+        trainable[CLCDD_ROLE_EMBED] = 0;
         if (hp->tie_word_embeddings) trainable[CLCDD_ROLE_LM_HEAD] = 0;
         clcdd_grads g;
         TH_OK(clcdd_grads_create(ctx, &m, trainable, &g));
