@@ -42,7 +42,7 @@ clcdd_status clcdd_batch_create(clcdd_ctx *ctx, size_t B, size_t T, const int32_
 
 clcdd_status clcdd_batch_create_cached(clcdd_ctx *ctx, size_t B, size_t T, const int32_t *ids_host,
                                        size_t past, clcdd_batch *out) {
-    int32_t *lens = malloc(B * sizeof *lens);
+    int32_t *lens = calloc(B ? B : 1, sizeof *lens); /* calloc: keeps gcc's -Wmaybe-uninitialized quiet */
     if (!lens) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "batch");
     for (size_t b = 0; b < B; b++) lens[b] = (int32_t)T;
     clcdd_status st = clcdd_batch_create(ctx, B, T, ids_host, lens, (int32_t)past, out);
