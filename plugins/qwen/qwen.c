@@ -53,16 +53,6 @@ static int read_hparams(const clcdd_config_view *cfg, clcdd_hparams *hp, char *e
     return 0;
 }
 
-static int map_tensor(const clcdd_hparams *hp, clcdd_source_format format, clcdd_tensor_role role,
-                      uint32_t layer, clcdd_tensor_mapping *out) {
-    return clcdd_pc_map_tensor(hp, format, role, layer, out);
-}
-
-static long chat_template(const clcdd_hparams *hp, const clcdd_chat_message *messages, size_t n,
-                          int add_generation_prompt, char *out, size_t cap) {
-    return clcdd_pc_render_chat(hp, messages, n, add_generation_prompt, out, cap);
-}
-
 static const clcdd_plugin descriptor = {
     .abi_major = CLCDD_PLUGIN_ABI_MAJOR,
     .abi_minor = CLCDD_PLUGIN_ABI_MINOR,
@@ -72,8 +62,8 @@ static const clcdd_plugin descriptor = {
     .architectures = architectures,
     .probe = probe,
     .read_hparams = read_hparams,
-    .map_tensor = map_tensor,
-    .chat_template = chat_template,
+    .map_tensor = clcdd_pc_map_tensor, /* the shared layout of plugins/common */
+    .chat_template = clcdd_pc_render_chat,
 };
 
 const clcdd_plugin *clcdd_plugin_qwen_descriptor(void) { return &descriptor; }
