@@ -74,7 +74,7 @@ static clcdd_status ensure_scratch(clcdd_ctx *ctx, cl_mem *buf, size_t *have, si
                           "GEMM packing buffer of %zu bytes exceeds the max allocation (%llu) of %s",
                           bytes, (unsigned long long)ctx->dev.max_alloc_bytes, ctx->dev.name);
     cl_int err = CL_SUCCESS;
-    *buf = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    *buf = clcdd_ctx_create_buffer(ctx, bytes, &err);
     if (err != CL_SUCCESS)
         return clcdd_cl_fail(err, "allocating a %zu-byte GEMM packing buffer", bytes);
     *have = bytes;
@@ -219,7 +219,7 @@ static clcdd_status alloc_panels(clcdd_ctx *ctx, size_t n, size_t k, size_t rn, 
                           "packed weight of %zu bytes exceeds the max allocation of %s", bytes,
                           ctx->dev.name);
     cl_int err = CL_SUCCESS;
-    *out = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    *out = clcdd_ctx_create_buffer(ctx, bytes, &err);
     if (err != CL_SUCCESS)
         return clcdd_cl_fail(err, "allocating a packed %zux%zu weight (%zu bytes)", n, k, bytes);
     *total += bytes;

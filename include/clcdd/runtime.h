@@ -89,6 +89,17 @@ typedef struct clcdd_cache_stats {
 } clcdd_cache_stats;
 CLCDD_API void clcdd_ctx_cache_stats(const clcdd_ctx *ctx, clcdd_cache_stats *out);
 
+/* Device memory the library holds in this context: bytes of live buffers, the peak since creation
+ * (or the last reset) and the number of live buffers. A released buffer counts until the driver
+ * frees it (possibly after its queued commands finish), so a peak can only be over-, never
+ * under-stated. Buffers made inside CLBlast for its own scratch are not counted. */
+typedef struct clcdd_memory_stats {
+    uint64_t live_bytes, peak_bytes, buffers;
+} clcdd_memory_stats;
+CLCDD_API void clcdd_ctx_memory(const clcdd_ctx *ctx, clcdd_memory_stats *out);
+/* Start a new peak measurement from the current live bytes. */
+CLCDD_API void clcdd_ctx_memory_reset_peak(clcdd_ctx *ctx);
+
 /* Build (or load from cache) every embedded kernel file; used by `clcdd doctor`. */
 CLCDD_API clcdd_status clcdd_ctx_build_all(clcdd_ctx *ctx);
 
