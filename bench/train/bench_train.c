@@ -12,7 +12,8 @@
  * For each size: the device memory the library holds (clcdd_ctx_memory) after loading the model,
  * after creating the trainer (gradients, moments, activations), and at the peak of the timed steps;
  * then a least-squares line peak = fixed + per_token * B*T over the sizes, with each size's
- * deviation from it, which shows whether activation memory grows linearly with batch x sequence. */
+ * deviation from it, which shows whether activation memory grows linearly with batch x sequence.
+ * With CLCDD_PROFILE=1 it also prints (stderr) the device time per kernel function per step. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,12 +114,24 @@ static int run_size(const char *device, size_t B, size_t T, int steps, float lr,
     float loss = 0;
     st = clcdd_trainer_step(&tr, &d, &loss); /* warm-up: kernel builds, packing buffers */
     if (st != CLCDD_OK) { fail(st, "warm-up step"); goto out; }
+    clcdd_ctx_profile_reset(ctx);
     double t0 = now_s();
     for (int s = 0; s < steps && st == CLCDD_OK; s++)
         st = clcdd_trainer_step(&tr, &d, s + 1 == steps ? &loss : NULL);
     if (st == CLCDD_OK) st = clcdd_ctx_finish(ctx);
     if (st != CLCDD_OK) { fail(st, "training step"); goto out; }
     double dt = now_s() - t0;
+    clcdd_kernel_time kt[24];
+    size_t nk = 0;
+    if (getenv("CLCDD_PROFILE") && clcdd_ctx_profile(ctx, kt, 24, &nk) == CLCDD_OK) {
+        double tot = 0;
+        for (size_t i = 0; i < nk && i < 24; i++) tot += kt[i].seconds;
+        fprintf(stderr, "%zux%zu: device time per step by kernel (%zu kernels)\n", B, T, nk);
+        for (size_t i = 0; i < nk && i < 24; i++)
+            fprintf(stderr, "  %-32s %8.3f s/step %5.1f%%  %6.0f launches/step\n", kt[i].name,
+                    kt[i].seconds / steps, 100 * kt[i].seconds / tot,
+                    (double)kt[i].launches / steps);
+    }
     clcdd_ctx_memory(ctx, &ms);
     r->peak_mib = mib(ms.peak_bytes);
     r->B = B, r->T = T;

@@ -122,12 +122,12 @@ static clcdd_status reduce(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor
         st = clcdd_fail(CLCDD_ERR_OPENCL, "%s: setting kernel arguments failed", op);
         goto done;
     }
-    e = clEnqueueNDRangeKernel(ctx->queue, k1, 1, NULL, &gsize, &wg, 0, NULL, NULL);
+    e = clcdd_enqueue(ctx, k1, 1, &gsize, &wg);
     if (e != CL_SUCCESS) {
         st = clcdd_cl_fail(e, "%s: launching reduce_partial_f32", op);
         goto done;
     }
-    e = clEnqueueNDRangeKernel(ctx->queue, k2, 1, NULL, &wg, &wg, 0, NULL, NULL);
+    e = clcdd_enqueue(ctx, k2, 1, &wg, &wg);
     if (e != CL_SUCCESS) {
         st = clcdd_cl_fail(e, "%s: launching reduce_final_f32", op);
         goto done;

@@ -104,7 +104,9 @@ clcdd_status clcdd_ctx_create(const clcdd_ctx_options *opts, clcdd_ctx **out) {
         free(ctx);
         return st;
     }
-    cl_command_queue_properties qp = (opts && opts->enable_profiling) ? CL_QUEUE_PROFILING_ENABLE : 0;
+    const char *penv = getenv("CLCDD_PROFILE");
+    int profile = (opts && opts->enable_profiling) || (penv && *penv && strcmp(penv, "0") != 0);
+    cl_command_queue_properties qp = profile ? CL_QUEUE_PROFILING_ENABLE : 0;
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
@@ -121,6 +123,13 @@ clcdd_status clcdd_ctx_create(const clcdd_ctx_options *opts, clcdd_ctx **out) {
         free(ctx);
         return st;
     }
+    if (profile && (st = clcdd_profile_create(ctx)) != CLCDD_OK) {
+        clReleaseCommandQueue(ctx->queue);
+        clReleaseContext(ctx->context);
+        counter_unref(ctx->mem);
+        free(ctx);
+        return st;
+    }
     pick_cache_dir(opts, ctx->cache_dir, sizeof ctx->cache_dir);
     ctx->wg_1d = ctx->dev.max_work_group_size >= 64 ? 64 : ctx->dev.max_work_group_size;
     size_t r = 256;
@@ -133,6 +142,7 @@ clcdd_status clcdd_ctx_create(const clcdd_ctx_options *opts, clcdd_ctx **out) {
 void clcdd_ctx_destroy(clcdd_ctx *ctx) {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
+    clcdd_profile_free(ctx);
     clcdd_gemm_state_free(ctx);
     for (size_t i = 0; i < ctx->n_kernels; i++) {
         clReleaseKernel(ctx->kernels[i].kernel);

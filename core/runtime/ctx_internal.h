@@ -34,7 +34,15 @@ struct clcdd_ctx {
     size_t wg_reduce;    /* work-group size of the fixed-order reductions (power of two) */
     struct clcdd_gemm_state *gemm;
     struct clcdd_mem_counter *mem; /* device-memory accounting (clcdd_ctx_memory) */
+    struct clcdd_profile *prof;    /* kernel timing (clcdd_ctx_profile), NULL when off */
 };
+
+/* clEnqueueNDRangeKernel on the context's queue (no wait list); with profiling on, the launch's
+ * event is kept for clcdd_ctx_profile. Every kernel launch of the library goes through here. */
+clcdd_status clcdd_profile_create(clcdd_ctx *ctx);
+void clcdd_profile_free(clcdd_ctx *ctx);
+cl_int clcdd_enqueue(clcdd_ctx *ctx, cl_kernel k, cl_uint dim, const size_t *global,
+                     const size_t *local);
 
 /* clCreateBuffer(CL_MEM_READ_WRITE) counted in the context's device-memory statistics: every
  * buffer the library allocates goes through here, and its release is counted by a destructor

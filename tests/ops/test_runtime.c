@@ -161,3 +161,36 @@ Test(runtime, device_memory_accounting) {
     clcdd_ctx_destroy(ctx);
     clcdd_tensor_destroy(&t);
 }
+
+/* Kernel timing: off by default (a clear error), on with enable_profiling; the launches of a
+ * known op are counted under their kernel's name. */
+Test(runtime, kernel_profile) {
+    clcdd_ctx *off;
+    TH_OK(clcdd_ctx_create(NULL, &off));
+    clcdd_kernel_time kt[32];
+    size_t n = 99;
+    if (!getenv("CLCDD_PROFILE")) {
+        cr_expect(clcdd_ctx_profile(off, kt, 32, &n) == CLCDD_ERR_INVALID_ARGUMENT);
+        cr_expect(strstr(clcdd_last_error(), "CLCDD_PROFILE") != NULL);
+    }
+    clcdd_ctx_destroy(off);
+    clcdd_ctx_options o = {.enable_profiling = 1};
+    clcdd_ctx *ctx;
+    TH_OK(clcdd_ctx_create(&o, &ctx));
+    use_elementwise(ctx);
+    use_elementwise(ctx);
+    use_elementwise(ctx);
+    TH_OK(clcdd_ctx_profile(ctx, kt, 32, &n));
+    cr_assert(n >= 1);
+    uint64_t launches = 0;
+    for (size_t i = 0; i < n && i < 32; i++) {
+        cr_expect(kt[i].name[0] != '\0');
+        cr_expect(kt[i].seconds >= 0);
+        launches += kt[i].launches;
+    }
+    cr_expect_eq(launches, 3, "three scale launches, got %llu", (unsigned long long)launches);
+    clcdd_ctx_profile_reset(ctx);
+    TH_OK(clcdd_ctx_profile(ctx, kt, 32, &n));
+    cr_expect_eq(n, 0);
+    clcdd_ctx_destroy(ctx);
+}
