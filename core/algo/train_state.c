@@ -410,6 +410,7 @@ static clcdd_status check_ident(const sreader *r, const clcdd_state_ident *id) {
 /* Check name against the device tensor t (F32, same shape) and load it when applying. */
 static clcdd_status rd_device(const sreader *r, const char *name, const clcdd_tensor *t) {
     clcdd_st_tensor s;
+    memset(&s, 0, sizeof s);
     if (clcdd_safetensors_find(r->st, name, &s) != CLCDD_OK) {
         char what[160];
         snprintf(what, sizeof what, "tensor %s is missing", name);
@@ -464,6 +465,7 @@ static clcdd_status rd_data(const sreader *r, const clcdd_state_ident *id, clcdd
     TRY(meta_u64(r, "data.epoch", UINT64_MAX, &epoch));
     TRY(meta_u64(r, "data.cursor", n, &cursor));
     clcdd_st_tensor o;
+    memset(&o, 0, sizeof o);
     int have = clcdd_safetensors_find(r->st, "data.order", &o) == CLCDD_OK;
     if (!have && (s > 0 || cursor > 0)) return damaged(r, "tensor data.order is missing");
     size_t *order = NULL;
