@@ -200,7 +200,7 @@ static clcdd_status add_grads(clcdd_ctx *ctx, const clcdd_model *m, const clcdd_
                 return st;
             }
             for (size_t i = 0; i < n; i++) sq += (double)h[i] * h[i];
-            uint64_t shape[2];
+            uint64_t shape[2] = {0, 0};
             for (int k = 0; k < t.ndim && k < 2; k++) shape[k] = (uint64_t)t.shape[k];
             out_add(f, key, CLCDD_DTYPE_F32, (size_t)(t.ndim < 2 ? t.ndim : 2), shape, h);
             res->n_param_grads++;
