@@ -15,7 +15,7 @@ typedef struct {
 static const command commands[] = {
     {"carrier", clcdd_cmd_carrier, "inspect a carrier archive, or apply it to its base and save the model"},
     {"chat", clcdd_cmd_chat, "talk to a model through its chat template (one message per line)"},
-    {"debug", clcdd_cmd_debug, "debug tools: `debug forward` dumps logits and hidden states"},
+    {"debug", clcdd_cmd_debug, "debug tools: `debug forward` dumps logits and hidden states, `debug backward` gradients"},
     {"demo", clcdd_cmd_demo, "run SFT -> LCDD -> eraser -> evaluation on the embedded demo world"},
     {"devices", clcdd_cmd_devices, "list OpenCL devices and their capabilities"},
     {"doctor", clcdd_cmd_doctor, "check that clcdd works on a device (kernels, GEMM, ops)"},
