@@ -104,8 +104,10 @@ static clcdd_status reduce(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor
     cl_int m = mode;
     size_t gsize = groups * wg;
     cl_int e = CL_SUCCESS;
-    if ((st = clcdd_ctx_kernel(ctx, "reduce", "", "reduce_partial_f32", &k1)) != CLCDD_OK) goto done;
-    if ((st = clcdd_ctx_kernel(ctx, "reduce", "", "reduce_final_f32", &k2)) != CLCDD_OK) goto done;
+    /* CPU devices: contiguous slices per work-item (kernels/reduce.cl, CONTIG). */
+    const char *opts = ctx->dev.is_cpu ? "-DCONTIG=1" : "-DCONTIG=0";
+    if ((st = clcdd_ctx_kernel(ctx, "reduce", opts, "reduce_partial_f32", &k1)) != CLCDD_OK) goto done;
+    if ((st = clcdd_ctx_kernel(ctx, "reduce", opts, "reduce_final_f32", &k2)) != CLCDD_OK) goto done;
     e |= clSetKernelArg(k1, 0, sizeof partial.buf, &partial.buf);
     e |= clSetKernelArg(k1, 1, sizeof x->buf, &x->buf);
     e |= clSetKernelArg(k1, 2, sizeof xo, &xo);
