@@ -20,6 +20,7 @@ static const command commands[] = {
     {"devices", clcdd_cmd_devices, "list OpenCL devices and their capabilities"},
     {"doctor", clcdd_cmd_doctor, "check that clcdd works on a device (kernels, GEMM, ops)"},
     {"erase", clcdd_cmd_erase, "SFT-Eraser: train a soft prompt that switches the behaviour off, into the archive"},
+    {"eval", clcdd_cmd_eval, "behaviour rates, task accuracy, perplexity, multiple choice, KL: plain and erased"},
     {"export", clcdd_cmd_export, "the LCDD model as an HF checkpoint, eraser prompts as safetensors and PEFT adapters"},
     {"generate", clcdd_cmd_generate, "generate text from a prompt (greedy; --chat uses the chat template)"},
     {"info", clcdd_cmd_info, "describe a model: family, dimensions, parameters, tokenizer, chat template"},
