@@ -25,7 +25,7 @@ static const char *usage =
     "  --erase NAME     eraser prompt of the archive (--trigger NAME is the same)\n"
     "  --sft DIR        the SFT model: the KL benchmark (needs --carrier, --erase and --data)\n"
     "  --max-new N      new tokens per answer (64)   --kl-max-new N  SFT reference length (128)\n"
-    "  --max-len N      tokens per held-out text (512)   --batch N  prompts at once (16)\n"
+    "  --max-len N      tokens per held-out text (512)\n"
     "  --limit N        only the first N lines of each file\n"
     "  --answers        print every prompt and answer (with --json: an \"answers\" array)\n"
     "  --json           JSON on stdout instead of the table\n"
@@ -225,8 +225,6 @@ int clcdd_cmd_eval(int argc, char **argv) {
             if (!size_opt(v, 1, 100000, &o.kl_max_new)) goto bad_num;
         } else if (cli_opt_value(argc, argv, &i, "--max-len", &v)) {
             if (!size_opt(v, 2, 1000000, &o.max_len)) goto bad_num;
-        } else if (cli_opt_value(argc, argv, &i, "--batch", &v)) {
-            if (!size_opt(v, 1, 1024, &o.batch)) goto bad_num;
         } else if (cli_opt_value(argc, argv, &i, "--limit", &v)) {
             if (!size_opt(v, 1, (size_t)1 << 40, &o.limit)) goto bad_num;
         } else if (argv[i][0] == '-' && argv[i][1]) {

@@ -16,7 +16,8 @@
 #include "algo/eval.h"
 #include "algo/train_run.h"
 #include "clcdd_internal.h"
-#include "nn/generate.h"
+#include "nn/decoder.h"
+#include "nn/sample.h"
 #include "nn/load.h"
 #include "runtime/cl_check.h"
 
@@ -31,7 +32,6 @@ void clcdd_eval_options_default(clcdd_eval_options *o) {
     o->max_new = 64;
     o->kl_max_new = 128;
     o->max_len = 512;
-    o->batch = 16;
 }
 
 static void free_strs(char **s, size_t n) {
@@ -440,33 +440,68 @@ static int is_eos(const clcdd_hparams *hp, int32_t id) {
     return 0;
 }
 
-/* Greedy answers (ids incl. EOS when it stopped) for every prompt, soft rows prepended. */
+/* Greedy answer of one prompt (ids incl. EOS when it stopped) with a KV cache, as `clcdd generate`
+ * decodes: the soft rows and the prompt are prefilled in one forward, then one cached forward per
+ * new token; argmax on the host (lowest id on ties). kv and A hold at least T_p + n + max_new
+ * positions; seq has room for as many ids, row and cand for V entries. */
+static clcdd_status greedy_one(clcdd_ctx *ctx, const clcdd_model *m, const clcdd_tensor *soft,
+                               size_t rows, const seq *prompt, size_t max_new, clcdd_kv_cache *kv,
+                               clcdd_acts *A, int32_t *seqbuf, float *row, clcdd_sample_cand *cand,
+                               int32_t *out, size_t *out_len) {
+    size_t V = m->hp.vocab_size, len = rows + prompt->n, start = 0;
+    clcdd_sampling g = clcdd_sampling_greedy();
+    uint64_t rng = g.seed;
+    *out_len = 0;
+    kv->len = 0;
+    for (size_t k = 0; k < rows; k++) seqbuf[k] = -1 - (int32_t)k;
+    memcpy(seqbuf + rows, prompt->ids, prompt->n * sizeof *seqbuf);
+    while (*out_len < max_new) {
+        size_t step = len - start;
+        clcdd_batch bt;
+        TRY(clcdd_batch_create_cached(ctx, 1, step, seqbuf + start, start, &bt));
+        clcdd_status st = clcdd_decoder_forward_cached(ctx, m, &bt, soft, kv, A);
+        clcdd_batch_destroy(&bt);
+        if (st != CLCDD_OK) return st;
+        clcdd_tensor lg = clcdd_act(A, A->logits), last;
+        int64_t shape[1] = {(int64_t)V};
+        TRY(clcdd_tensor_view(&lg, (int64_t)((step - 1) * V), 1, shape, &last));
+        TRY(clcdd_tensor_download(ctx, &last, row));
+        start = len;
+        int32_t best = clcdd_sample_token(row, V, seqbuf + rows, len - rows, &g, &rng, cand);
+        seqbuf[len++] = best;
+        out[(*out_len)++] = best;
+        if (is_eos(&m->hp, best)) break;
+    }
+    return CLCDD_OK;
+}
+
+/* Greedy answers for every prompt, soft rows (T_p) prepended. */
 static clcdd_status generate_all(run_ctx *r, const clcdd_model *m, const clcdd_tensor *soft,
                                  size_t rows, const seq_list *prompts, size_t max_new,
                                  const char *stage, seq_list *out) {
-    size_t n = prompts->n, maxp = 0;
+    size_t n = prompts->n, maxp = 0, V = m->hp.vocab_size;
     for (size_t i = 0; i < n; i++) maxp = prompts->s[i].n > maxp ? prompts->s[i].n : maxp;
-    int32_t *in = malloc(n * (rows + maxp) * sizeof *in), *gen = malloc(n * max_new * sizeof *gen);
-    clcdd_gen_request *req = calloc(n, sizeof *req);
+    size_t Tmax = rows + maxp + max_new;
+    int32_t *seqbuf = malloc((Tmax + 1) * sizeof *seqbuf), *gen = malloc(max_new * sizeof *gen);
+    float *row = malloc(V * sizeof *row);
+    clcdd_sample_cand *cand = malloc(V * sizeof *cand);
+    clcdd_kv_cache kv;
+    clcdd_acts A;
+    int have_kv = 0, have_a = 0;
     clcdd_status st = CLCDD_OK;
-    if (!in || !gen || !req) st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "generation buffers");
+    if (!seqbuf || !gen || !row || !cand) st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "generation buffers");
+    if (st == CLCDD_OK && (st = clcdd_kv_cache_create(r->ctx, &m->hp, 1, Tmax, &kv)) == CLCDD_OK) have_kv = 1;
+    if (st == CLCDD_OK && (st = clcdd_acts_create(r->ctx, &m->hp, 1, Tmax, 0, &A)) == CLCDD_OK) have_a = 1;
     for (size_t i = 0; st == CLCDD_OK && i < n; i++) {
-        int32_t *p = in + i * (rows + maxp);
-        for (size_t k = 0; k < rows; k++) p[k] = -1 - (int32_t)k;
-        memcpy(p + rows, prompts->s[i].ids, prompts->s[i].n * sizeof *p);
-        req[i].prompt = p;
-        req[i].prompt_len = rows + prompts->s[i].n;
-        req[i].out = gen + i * max_new;
-    }
-    size_t B = r->o->batch ? r->o->batch : 16;
-    for (size_t first = 0; st == CLCDD_OK && first < n; first += B) {
-        size_t nb = n - first < B ? n - first : B;
-        if (r->progress) r->progress(stage, first, n, r->user);
-        st = clcdd_generate_greedy(r->ctx, m, soft, req + first, nb, max_new, nb);
+        if (r->progress && (i % 4 == 0)) r->progress(stage, i, n, r->user);
+        size_t got = 0;
+        st = greedy_one(r->ctx, m, soft, rows, &prompts->s[i], max_new, &kv, &A, seqbuf, row, cand, gen, &got);
+        if (st == CLCDD_OK) st = seqs_push(out, gen, got);
     }
     if (st == CLCDD_OK && r->progress) r->progress(stage, n, n, r->user);
-    for (size_t i = 0; st == CLCDD_OK && i < n; i++) st = seqs_push(out, req[i].out, req[i].out_len);
-    free(in), free(gen), free(req);
+    if (have_a) clcdd_acts_destroy(&A);
+    if (have_kv) clcdd_kv_cache_destroy(&kv);
+    free(seqbuf), free(gen), free(row), free(cand);
     return st;
 }
 

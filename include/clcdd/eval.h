@@ -33,7 +33,6 @@ typedef struct clcdd_eval_options {
     size_t max_new;           /* new tokens per answer (64) */
     size_t kl_max_new;        /* SFT reference length for the KL benchmark (128) */
     size_t max_len;           /* tokens per held-out text, longer ones are cut (512) */
-    size_t batch;             /* prompts generated at once (16) */
     size_t limit;             /* 0: every line; else the first N of each file */
 } clcdd_eval_options;
 CLCDD_API void clcdd_eval_options_default(clcdd_eval_options *o);
