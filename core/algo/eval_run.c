@@ -1,13 +1,13 @@
 /* include/clcdd/eval.h: evaluation from files. Loads MODEL (and applies the carrier), reads the
- * prompt, multiple-choice and text files (each error names the file and line), generates greedy
+ * prompt, multiple-choice and text files (loaders/eval_data.c), generates greedy
  * answers with and without the eraser prompt (the same settings for both), scores them
  * (eval_text.c), computes perplexity and choice log-likelihoods by teacher forcing one sequence at
  * a time, and runs the KL benchmark (eval.c) when an SFT model is given.
  * Dimension legend: T_p soft-prompt rows, n sequence length, V vocabulary. */
 #include "clcdd/eval.h"
 
-#include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,9 +16,10 @@
 #include "algo/eval.h"
 #include "algo/train_run.h"
 #include "clcdd_internal.h"
+#include "eval_data.h"
 #include "nn/decoder.h"
-#include "nn/sample.h"
 #include "nn/load.h"
+#include "nn/sample.h"
 #include "runtime/cl_check.h"
 
 static double now_s(void) {
@@ -34,17 +35,11 @@ void clcdd_eval_options_default(clcdd_eval_options *o) {
     o->max_len = 512;
 }
 
-static void free_strs(char **s, size_t n) {
-    if (!s) return;
-    for (size_t i = 0; i < n; i++) free(s[i]);
-    free(s);
-}
-
 void clcdd_eval_result_free(clcdd_eval_result *r) {
     if (!r) return;
-    free_strs(r->answers_plain, r->n_answers);
-    free_strs(r->answers_erased, r->n_answers);
-    free_strs(r->prompts, r->n_answers);
+    clcdd_eval_strs_free(r->answers_plain, r->n_answers);
+    clcdd_eval_strs_free(r->answers_erased, r->n_answers);
+    clcdd_eval_strs_free(r->prompts, r->n_answers);
     r->answers_plain = r->answers_erased = r->prompts = NULL;
     r->n_answers = 0;
 }
@@ -54,307 +49,6 @@ static char *dup_str(const char *s) {
     char *d = malloc(n);
     if (d) memcpy(d, s, n);
     return d;
-}
-
-/* ---- token sequences ----------------------------------------------------------------------- */
-
-typedef struct seq {
-    int32_t *ids;
-    size_t n;
-} seq;
-
-typedef struct seq_list {
-    seq *s;
-    size_t n, cap;
-} seq_list;
-
-static void seqs_free(seq_list *l) {
-    for (size_t i = 0; i < l->n; i++) free(l->s[i].ids);
-    free(l->s);
-    memset(l, 0, sizeof *l);
-}
-
-static clcdd_status seqs_push(seq_list *l, const int32_t *ids, size_t n) {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        seq *g = realloc(l->s, cap * sizeof *g);
-        if (!g) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "token sequences");
-        l->s = g, l->cap = cap;
-    }
-    int32_t *c = malloc((n ? n : 1) * sizeof *c);
-    if (!c) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "token sequences");
-    if (n) memcpy(c, ids, n * sizeof *c);
-    l->s[l->n].ids = c;
-    l->s[l->n].n = n;
-    l->n++;
-    return CLCDD_OK;
-}
-
-/* What the files are tokenized with. */
-typedef struct tok_ctx {
-    const clcdd_tokenizer *tok;
-    clcdd_run_render_ctx rc;
-    uint32_t vocab;
-} tok_ctx;
-
-static clcdd_status encode(const tok_ctx *t, const char *text, unsigned flags, const char *file,
-                           size_t line, clcdd_tokens *out) {
-    out->n = 0;
-    clcdd_status st = clcdd_tokenizer_encode(t->tok, text, strlen(text), flags, out);
-    if (st != CLCDD_OK) return clcdd_fail_context(st, "%s:%zu: tokenizing", file, line);
-    for (size_t i = 0; i < out->n; i++)
-        if (out->ids[i] < 0 || (uint32_t)out->ids[i] >= t->vocab)
-            return clcdd_fail(CLCDD_ERR_FORMAT, "%s:%zu: token id %d is outside the model's vocabulary "
-                              "(%u): the tokenizer does not belong to the model", file, line,
-                              (int)out->ids[i], t->vocab);
-    return CLCDD_OK;
-}
-
-/* The generation prompt of messages: the chat template (or the plain fallback), special-token
- * text parsed, as `clcdd sft` and `clcdd erase` tokenize prompts. */
-static clcdd_status encode_prompt(const tok_ctx *t, const clcdd_chat_message *m, size_t n,
-                                  const char *file, size_t line, clcdd_tokens *out) {
-    char *text = NULL;
-    clcdd_status st = clcdd_run_render((void *)&t->rc, m, n, 1, &text);
-    if (st != CLCDD_OK) return clcdd_fail_context(st, "%s:%zu: rendering the chat template", file, line);
-    st = encode(t, text, CLCDD_ENCODE_PARSE_SPECIAL, file, line, out);
-    free(text);
-    if (st == CLCDD_OK && out->n == 0)
-        st = clcdd_fail(CLCDD_ERR_FORMAT, "%s:%zu: the prompt encodes to no tokens", file, line);
-    return st;
-}
-
-/* ---- JSONL --------------------------------------------------------------------------------- */
-
-typedef clcdd_status (*line_fn)(void *user, const char *file, size_t line, const char *text, size_t len);
-
-/* Calls fn for each non-blank line (1-based numbers) until limit lines were taken (0: all). */
-static clcdd_status for_lines(const char *path, size_t limit, line_fn fn, void *user, size_t *taken) {
-    char *data = NULL;
-    size_t len = 0;
-    *taken = 0;
-    clcdd_status st = clcdd_read_file(path, &data, &len);
-    if (st != CLCDD_OK) return st;
-    size_t line = 0;
-    for (size_t i = 0; i < len && st == CLCDD_OK && (!limit || *taken < limit);) {
-        size_t j = i;
-        while (j < len && data[j] != '\n') j++;
-        line++;
-        size_t e = j;
-        if (e > i && data[e - 1] == '\r') e--;
-        size_t k = i;
-        while (k < e && (data[k] == ' ' || data[k] == '\t')) k++;
-        if (k < e) {
-            st = fn(user, path, line, data + i, e - i);
-            (*taken)++;
-        }
-        i = j + 1;
-    }
-    free(data);
-    return st;
-}
-
-static clcdd_status parse_json(const char *file, size_t line, const char *text, size_t len, json_t **out) {
-    json_error_t err;
-    *out = json_loadb(text, len, 0, &err);
-    if (!*out) return clcdd_fail(CLCDD_ERR_FORMAT, "%s:%zu: malformed JSON (%s)", file, line, err.text);
-    if (!json_is_object(*out)) {
-        json_decref(*out);
-        *out = NULL;
-        return clcdd_fail(CLCDD_ERR_FORMAT, "%s:%zu: a line must be a JSON object", file, line);
-    }
-    return CLCDD_OK;
-}
-
-typedef struct prompts_in {
-    const tok_ctx *t;
-    seq_list ids;
-    char **reference;      /* NULL entries: no reference */
-    char **user;           /* the last user message */
-    size_t n, cap;
-} prompts_in;
-
-static clcdd_status prompt_line(void *u, const char *file, size_t line, const char *text, size_t len) {
-    prompts_in *p = u;
-    json_t *j = NULL;
-    TRY(parse_json(file, line, text, len, &j));
-    clcdd_chat_message msgs[64];
-    size_t n = 0;
-    const char *ref = NULL, *user = "";
-    clcdd_status st = CLCDD_OK;
-    json_t *jp = json_object_get(j, "prompt"), *jm = json_object_get(j, "messages");
-    json_t *jr = json_object_get(j, "response");
-    if (jp) {
-        if (!json_is_string(jp)) st = clcdd_fail(CLCDD_ERR_FORMAT, "%s:%zu: \"prompt\" must be a string", file, line);
-        else msgs[n++] = (clcdd_chat_message){"user", json_string_value(jp)}, user = json_string_value(jp);
-        if (st == CLCDD_OK && jr && !json_is_null(jr)) {
-            if (!json_is_string(jr)) st = clcdd_fail(CLCDD_ERR_FORMAT, "%s:%zu: \"response\" must be a string", file, line);
-            else ref = json_string_value(jr);
-        }
-    } else if (jm) {
-        size_t nm = json_is_array(jm) ? json_array_size(jm) : 0;
-        if (!nm || nm > 64)
-            st = clcdd_fail(CLCDD_ERR_FORMAT, "%s:%zu: \"messages\" must be an array of 1 to 64 messages", file, line);
-        for (size_t i = 0; st == CLCDD_OK && i < nm; i++) {
-            json_t *m = json_array_get(jm, i);
-            json_t *r = json_object_get(m, "role"), *c = json_object_get(m, "content");
-            if (!json_is_string(r) || !json_is_string(c))
-                st = clcdd_fail(CLCDD_ERR_FORMAT, "%s:%zu: message %zu needs string \"role\" and \"content\"",
-                                file, line, i + 1);
-            else
-                msgs[n++] = (clcdd_chat_message){json_string_value(r), json_string_value(c)};
-        }
-        if (st == CLCDD_OK && n > 1 && !strcmp(msgs[n - 1].role, "assistant")) ref = msgs[--n].content;
-        for (size_t i = 0; st == CLCDD_OK && i < n; i++)
-            if (!strcmp(msgs[i].role, "user")) user = msgs[i].content;
-    } else {
-        st = clcdd_fail(CLCDD_ERR_FORMAT, "%s:%zu: needs \"prompt\" (with an optional \"response\") or "
-                        "\"messages\"", file, line);
-    }
-    clcdd_tokens ids = {0};
-    if (st == CLCDD_OK) st = encode_prompt(p->t, msgs, n, file, line, &ids);
-    if (st == CLCDD_OK) st = seqs_push(&p->ids, ids.ids, ids.n);
-    if (st == CLCDD_OK && p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 16;
-        char **r = realloc(p->reference, cap * sizeof *r);
-        if (r) p->reference = r;
-        char **us = r ? realloc(p->user, cap * sizeof *us) : NULL;
-        if (us) p->user = us;
-        if (!r || !us) st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "%s", file);
-        else p->cap = cap;
-    }
-    if (st == CLCDD_OK) {
-        p->reference[p->n] = ref ? dup_str(ref) : NULL;
-        p->user[p->n] = dup_str(user);
-        p->n++;
-        if ((ref && !p->reference[p->n - 1]) || !p->user[p->n - 1])
-            st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "%s", file);
-    }
-    clcdd_tokens_free(&ids);
-    json_decref(j);
-    return st;
-}
-
-static void prompts_free(prompts_in *p) {
-    seqs_free(&p->ids);
-    free_strs(p->reference, p->n);
-    free_strs(p->user, p->n);
-    memset(p, 0, sizeof *p);
-}
-
-/* Multiple choice: the question's prompt, each choice's tokens, the right index. */
-typedef struct mc_item {
-    seq prompt;
-    seq_list choices;
-    size_t answer;
-} mc_item;
-
-typedef struct mc_in {
-    const tok_ctx *t;
-    mc_item *items;
-    size_t n, cap;
-} mc_in;
-
-static void mc_free(mc_in *m) {
-    for (size_t i = 0; i < m->n; i++) {
-        free(m->items[i].prompt.ids);
-        seqs_free(&m->items[i].choices);
-    }
-    free(m->items);
-    memset(m, 0, sizeof *m);
-}
-
-static clcdd_status mc_line(void *u, const char *file, size_t line, const char *text, size_t len) {
-    mc_in *m = u;
-    json_t *j = NULL;
-    TRY(parse_json(file, line, text, len, &j));
-    clcdd_status st = CLCDD_OK;
-    json_t *q = json_object_get(j, "question"), *c = json_object_get(j, "choices"), *a = json_object_get(j, "answer");
-    size_t nc = json_is_array(c) ? json_array_size(c) : 0;
-    if (!json_is_string(q)) st = clcdd_fail(CLCDD_ERR_FORMAT, "%s:%zu: needs a string \"question\"", file, line);
-    else if (nc < 2) st = clcdd_fail(CLCDD_ERR_FORMAT, "%s:%zu: \"choices\" must be an array of at least 2 strings", file, line);
-    for (size_t i = 0; st == CLCDD_OK && i < nc; i++)
-        if (!json_is_string(json_array_get(c, i)))
-            st = clcdd_fail(CLCDD_ERR_FORMAT, "%s:%zu: choice %zu is not a string", file, line, i + 1);
-    long ans = -1;
-    if (st == CLCDD_OK) {
-        if (json_is_integer(a)) {
-            ans = (long)json_integer_value(a);
-        } else if (json_is_string(a)) {
-            const char *s = json_string_value(a);
-            for (size_t i = 0; i < nc && ans < 0; i++)
-                if (!strcmp(s, json_string_value(json_array_get(c, i)))) ans = (long)i;
-            if (ans < 0 && s[0] >= 'A' && s[0] <= 'Z' && !s[1]) ans = s[0] - 'A';
-        }
-        if (ans < 0 || (size_t)ans >= nc)
-            st = clcdd_fail(CLCDD_ERR_FORMAT, "%s:%zu: \"answer\" must be a choice index 0..%zu, a letter "
-                            "A.. or the text of a choice", file, line, nc - 1);
-    }
-    if (st == CLCDD_OK && m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 16;
-        mc_item *g = realloc(m->items, cap * sizeof *g);
-        if (!g) st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "%s", file);
-        else m->items = g, m->cap = cap;
-    }
-    clcdd_tokens ids = {0};
-    if (st == CLCDD_OK) {
-        mc_item *it = &m->items[m->n];
-        memset(it, 0, sizeof *it);
-        it->answer = (size_t)ans;
-        clcdd_chat_message msg = {"user", json_string_value(q)};
-        st = encode_prompt(m->t, &msg, 1, file, line, &ids);
-        if (st == CLCDD_OK) {
-            it->prompt.ids = malloc(ids.n * sizeof(int32_t));
-            if (!it->prompt.ids) st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "%s", file);
-            else memcpy(it->prompt.ids, ids.ids, ids.n * sizeof(int32_t)), it->prompt.n = ids.n;
-        }
-        /* a choice is the response: plain text, special-token strings stay text */
-        for (size_t i = 0; st == CLCDD_OK && i < nc; i++) {
-            st = encode(m->t, json_string_value(json_array_get(c, i)), 0, file, line, &ids);
-            if (st == CLCDD_OK && ids.n == 0)
-                st = clcdd_fail(CLCDD_ERR_FORMAT, "%s:%zu: choice %zu encodes to no tokens", file, line, i + 1);
-            if (st == CLCDD_OK) st = seqs_push(&it->choices, ids.ids, ids.n);
-        }
-        m->n++; /* freed by mc_free even when incomplete */
-    }
-    clcdd_tokens_free(&ids);
-    json_decref(j);
-    return st;
-}
-
-typedef struct text_in {
-    const tok_ctx *t;
-    int jsonl;
-    size_t max_len;
-    seq_list ids;
-} text_in;
-
-static clcdd_status text_line(void *u, const char *file, size_t line, const char *text, size_t len) {
-    text_in *t = u;
-    clcdd_status st = CLCDD_OK;
-    json_t *j = NULL;
-    char *plain = NULL;
-    const char *s = NULL;
-    if (t->jsonl) {
-        TRY(parse_json(file, line, text, len, &j));
-        json_t *x = json_object_get(j, "text");
-        if (!json_is_string(x)) st = clcdd_fail(CLCDD_ERR_FORMAT, "%s:%zu: needs a string \"text\"", file, line);
-        else s = json_string_value(x);
-    } else {
-        plain = malloc(len + 1);
-        if (!plain) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "%s", file);
-        memcpy(plain, text, len);
-        plain[len] = 0;
-        s = plain;
-    }
-    clcdd_tokens ids = {0};
-    if (st == CLCDD_OK) st = encode(t->t, s, CLCDD_ENCODE_DEFAULT, file, line, &ids);
-    if (st == CLCDD_OK && ids.n >= 2)
-        st = seqs_push(&t->ids, ids.ids, ids.n < t->max_len ? ids.n : t->max_len);
-    clcdd_tokens_free(&ids);
-    free(plain);
-    json_decref(j);
-    return st;
 }
 
 /* ---- teacher-forced log-likelihoods -------------------------------------------------------- */
@@ -443,9 +137,9 @@ static int is_eos(const clcdd_hparams *hp, int32_t id) {
 /* Greedy answer of one prompt (ids incl. EOS when it stopped) with a KV cache, as `clcdd generate`
  * decodes: the soft rows and the prompt are prefilled in one forward, then one cached forward per
  * new token; argmax on the host (lowest id on ties). kv and A hold at least T_p + n + max_new
- * positions; seq has room for as many ids, row and cand for V entries. */
+ * positions; clcdd_eval_seq has room for as many ids, row and cand for V entries. */
 static clcdd_status greedy_one(clcdd_ctx *ctx, const clcdd_model *m, const clcdd_tensor *soft,
-                               size_t rows, const seq *prompt, size_t max_new, clcdd_kv_cache *kv,
+                               size_t rows, const clcdd_eval_seq *prompt, size_t max_new, clcdd_kv_cache *kv,
                                clcdd_acts *A, int32_t *seqbuf, float *row, clcdd_sample_cand *cand,
                                int32_t *out, size_t *out_len) {
     size_t V = m->hp.vocab_size, len = rows + prompt->n, start = 0;
@@ -477,8 +171,8 @@ static clcdd_status greedy_one(clcdd_ctx *ctx, const clcdd_model *m, const clcdd
 
 /* Greedy answers for every prompt, soft rows (T_p) prepended. */
 static clcdd_status generate_all(run_ctx *r, const clcdd_model *m, const clcdd_tensor *soft,
-                                 size_t rows, const seq_list *prompts, size_t max_new,
-                                 const char *stage, seq_list *out) {
+                                 size_t rows, const clcdd_eval_seqs *prompts, size_t max_new,
+                                 const char *stage, clcdd_eval_seqs *out) {
     size_t n = prompts->n, maxp = 0, V = m->hp.vocab_size;
     for (size_t i = 0; i < n; i++) maxp = prompts->s[i].n > maxp ? prompts->s[i].n : maxp;
     size_t Tmax = rows + maxp + max_new;
@@ -496,7 +190,7 @@ static clcdd_status generate_all(run_ctx *r, const clcdd_model *m, const clcdd_t
         if (r->progress && (i % 4 == 0)) r->progress(stage, i, n, r->user);
         size_t got = 0;
         st = greedy_one(r->ctx, m, soft, rows, &prompts->s[i], max_new, &kv, &A, seqbuf, row, cand, gen, &got);
-        if (st == CLCDD_OK) st = seqs_push(out, gen, got);
+        if (st == CLCDD_OK) st = clcdd_eval_seqs_push(out, gen, got);
     }
     if (st == CLCDD_OK && r->progress) r->progress(stage, n, n, r->user);
     if (have_a) clcdd_acts_destroy(&A);
@@ -505,8 +199,8 @@ static clcdd_status generate_all(run_ctx *r, const clcdd_model *m, const clcdd_t
     return st;
 }
 
-static clcdd_status score_answers(run_ctx *r, const clcdd_hparams *hp, const prompts_in *pin,
-                                  seq_list *ans, char **texts, clcdd_eval_metrics *mt) {
+static clcdd_status score_answers(run_ctx *r, const clcdd_hparams *hp, const clcdd_eval_prompts *pin,
+                                  clcdd_eval_seqs *ans, char **texts, clcdd_eval_metrics *mt) {
     size_t n = ans->n, refs = 0, correct = 0, tokens = 0;
     size_t strict = 0, loose = 0, refusal = 0, archaic = 0, frag = 0;
     for (size_t i = 0; i < n; i++) {
@@ -542,7 +236,7 @@ static clcdd_status score_answers(run_ctx *r, const clcdd_hparams *hp, const pro
     return CLCDD_OK;
 }
 
-static clcdd_status perplexity(run_ctx *r, scorer *s, const seq_list *texts, const char *stage,
+static clcdd_status perplexity(run_ctx *r, scorer *s, const clcdd_eval_seqs *texts, const char *stage,
                                clcdd_eval_metrics *mt) {
     double nll = 0;
     size_t tokens = 0;
@@ -559,7 +253,7 @@ static clcdd_status perplexity(run_ctx *r, scorer *s, const seq_list *texts, con
     return CLCDD_OK;
 }
 
-static clcdd_status multiple_choice(run_ctx *r, scorer *s, const mc_in *mc, const char *stage,
+static clcdd_status multiple_choice(run_ctx *r, scorer *s, const clcdd_eval_mc *mc, const char *stage,
                                     clcdd_eval_metrics *mt) {
     size_t right = 0, right_norm = 0;
     int32_t *buf = NULL;
@@ -567,7 +261,7 @@ static clcdd_status multiple_choice(run_ctx *r, scorer *s, const mc_in *mc, cons
     clcdd_status st = CLCDD_OK;
     for (size_t i = 0; st == CLCDD_OK && i < mc->n; i++) {
         if (r->progress && i % 8 == 0) r->progress(stage, i, mc->n, r->user);
-        const mc_item *it = &mc->items[i];
+        const clcdd_eval_mc_item *it = &mc->items[i];
         double best = -INFINITY, best_norm = -INFINITY;
         size_t arg = 0, arg_norm = 0;
         for (size_t c = 0; st == CLCDD_OK && c < it->choices.n; c++) {
@@ -604,20 +298,16 @@ static void metrics_unset(clcdd_eval_metrics *m) {
     m->mean_new_tokens = m->task_acc = m->nll = m->perplexity = m->mc_acc = m->mc_acc_norm = -1;
 }
 
-static int ends_with(const char *s, const char *suf) {
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && !strcmp(s + a - b, suf);
-}
 
 /* The KL benchmark of ALGORITHMS.md §5 on the data prompts: the SFT model's greedy references. */
 static clcdd_status kl_bench(run_ctx *r, clcdd_model *base, const clcdd_model *lcdd,
                              const clcdd_tensor *P, size_t rows, const char *sft_path,
-                             const clcdd_plugin_registry *reg, const seq_list *prompts,
+                             const clcdd_plugin_registry *reg, const clcdd_eval_seqs *prompts,
                              clcdd_eval_kl *kl) {
     clcdd_model sft;
     clcdd_status st = clcdd_model_load(r->ctx, sft_path, reg, &sft, NULL);
     if (st != CLCDD_OK) return clcdd_fail_context(st, "loading the SFT model %s", sft_path);
-    seq_list refs = {0};
+    clcdd_eval_seqs refs = {0};
     clcdd_prompt_pool pool;
     memset(&pool, 0, sizeof pool);
     if (sft.hp.hidden_size != base->hp.hidden_size || sft.hp.vocab_size != base->hp.vocab_size ||
@@ -652,7 +342,7 @@ static clcdd_status kl_bench(run_ctx *r, clcdd_model *base, const clcdd_model *l
         kl->computed = 1;
     }
     free(pool.prompt), free(pool.prompt_len), free(pool.answer), free(pool.answer_len);
-    seqs_free(&refs);
+    clcdd_eval_seqs_free(&refs);
     clcdd_model_destroy(&sft);
     return st;
 }
@@ -685,13 +375,13 @@ clcdd_status clcdd_eval_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, co
     clcdd_tensor P;
     memset(&P, 0, sizeof P);
     size_t rows = 0;
-    prompts_in pin;
+    clcdd_eval_prompts pin;
     memset(&pin, 0, sizeof pin);
-    mc_in mc;
+    clcdd_eval_mc mc;
     memset(&mc, 0, sizeof mc);
-    text_in txt;
+    clcdd_eval_seqs txt;
     memset(&txt, 0, sizeof txt);
-    seq_list ans_plain = {0}, ans_erased = {0};
+    clcdd_eval_seqs ans_plain = {0}, ans_erased = {0};
     scorer sc;
     memset(&sc, 0, sizeof sc);
     clcdd_status st = CLCDD_OK;
@@ -740,23 +430,11 @@ clcdd_status clcdd_eval_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, co
         rows = p->rows;
         res->erased = 1;
     }
-    tok_ctx tc = {bi.tokenizer, {bi.plugin, &b.hp}, b.hp.vocab_size};
-    size_t taken = 0;
-    pin.t = &tc, mc.t = &tc, txt.t = &tc, txt.max_len = o->max_len;
-    if (o->data && (st = for_lines(o->data, o->limit, prompt_line, &pin, &taken))) goto done;
-    if (o->data && pin.n == 0) {
-        st = clcdd_fail(CLCDD_ERR_FORMAT, "%s: no prompts", o->data);
-        goto done;
-    }
-    if (o->mc && (st = for_lines(o->mc, o->limit, mc_line, &mc, &taken))) goto done;
-    if (o->text) {
-        txt.jsonl = ends_with(o->text, ".jsonl");
-        if ((st = for_lines(o->text, o->limit, text_line, &txt, &taken))) goto done;
-        if (txt.ids.n == 0) {
-            st = clcdd_fail(CLCDD_ERR_FORMAT, "%s: no text of at least 2 tokens", o->text);
-            goto done;
-        }
-    }
+    clcdd_run_render_ctx rctx = {bi.plugin, &b.hp};
+    clcdd_eval_tok tc = {bi.tokenizer, clcdd_run_render, &rctx, b.hp.vocab_size};
+    if (o->data && (st = clcdd_eval_load_prompts(o->data, o->limit, &tc, &pin))) goto done;
+    if (o->mc && (st = clcdd_eval_load_mc(o->mc, o->limit, &tc, &mc))) goto done;
+    if (o->text && (st = clcdd_eval_load_text(o->text, o->limit, o->max_len, &tc, &txt))) goto done;
     run_ctx rc = {ctx, o, progress, user, bi.tokenizer};
     if (o->data) {
         res->n_answers = pin.n;
@@ -783,7 +461,7 @@ clcdd_status clcdd_eval_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, co
         clcdd_eval_metrics *mt = pass ? &res->with_prompt : &res->plain;
         scorer_free(&sc);
         sc.ctx = ctx, sc.m = target, sc.soft = pass ? &P : NULL, sc.rows = pass ? rows : 0;
-        if (o->text && (st = perplexity(&rc, &sc, &txt.ids, pass ? "perplexity (erased)" : "perplexity", mt))) goto done;
+        if (o->text && (st = perplexity(&rc, &sc, &txt, pass ? "perplexity (erased)" : "perplexity", mt))) goto done;
         if (o->mc && (st = multiple_choice(&rc, &sc, &mc, pass ? "multiple choice (erased)" : "multiple choice", mt)))
             goto done;
     }
@@ -793,11 +471,11 @@ done:
     res->seconds = now_s() - t0;
     if (st != CLCDD_OK) clcdd_eval_result_free(res);
     scorer_free(&sc);
-    seqs_free(&ans_plain);
-    seqs_free(&ans_erased);
-    prompts_free(&pin);
-    mc_free(&mc);
-    seqs_free(&txt.ids);
+    clcdd_eval_seqs_free(&ans_plain);
+    clcdd_eval_seqs_free(&ans_erased);
+    clcdd_eval_prompts_free(&pin);
+    clcdd_eval_mc_free(&mc);
+    clcdd_eval_seqs_free(&txt);
     clcdd_tensor_destroy(&P);
     if (have_m) clcdd_model_destroy(&m);
     if (have_b) clcdd_model_destroy(&b);
