@@ -17,7 +17,7 @@ static const char *usage =
     "ending with the assistant's message; rendered with the model's chat template.\n"
     "\n"
     "  --steps N         optimizer steps (100)\n"
-    "  --lr X            AdamW learning rate (2e-5; 10%% warm-up, linear decay)\n"
+    "  --lr X            AdamW learning rate (2e-5; 10% warm-up, linear decay)\n"
     "  --micro-batch N   sequences per micro-batch (8)\n"
     "  --accum N         micro-batches per optimizer step (4)\n"
     "  --max-len N       truncate examples to N tokens (512)\n"
