@@ -83,7 +83,7 @@ int cli_debug_backward(int argc, char **argv) {
     if (st == CLCDD_OK) st = clcdd_plugin_registry_create(CLCDD_PLUGINS_DEFAULT, &reg);
     if (st == CLCDD_OK) st = clcdd_debug_backward_run(ctx, reg, model, data, out, &o, &r);
     clcdd_plugin_registry_destroy(reg);
-    clcdd_ctx_destroy(ctx);
+    cli_ctx_destroy(ctx);
     if (st != CLCDD_OK) {
         int code = cli_report("debug backward", st);
         return code == EXIT_USAGE ? EXIT_FAILURE_RUN : code;

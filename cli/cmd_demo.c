@@ -109,7 +109,7 @@ int clcdd_cmd_demo(int argc, char **argv) {
         float loss = 0;
         st = clcdd_demo_pretrain(ctx, pretrain_steps, pretrain_dir, on_progress, &pp, &loss);
         if (pp.tty) fputc('\n', stderr);
-        clcdd_ctx_destroy(ctx);
+        cli_ctx_destroy(ctx);
         if (st != CLCDD_OK) return cli_report("demo", st);
         if (json)
             printf("{\"pretrained\": \"%s\", \"steps\": %lld, \"final_loss\": %.5f}\n", pretrain_dir,
@@ -131,7 +131,7 @@ int clcdd_cmd_demo(int argc, char **argv) {
     size_t n = 0;
     st = clcdd_demo_run(ctx, &o, on_progress, &p, rows, &n);
     if (p.tty) fputc('\n', stderr);
-    clcdd_ctx_destroy(ctx);
+    cli_ctx_destroy(ctx);
     if (st != CLCDD_OK) return cli_report("demo", st);
     if (json) {
         printf("{\"quick\": %s, \"seed\": %llu, \"eval_prompts\": %zu, \"rows\": [", quick ? "true" : "false",

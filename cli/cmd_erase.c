@@ -154,7 +154,7 @@ int clcdd_cmd_erase(int argc, char **argv) {
     if (d.tty) fputc('\n', stderr);
     if (d.metrics) fclose(d.metrics);
     clcdd_plugin_registry_destroy(reg);
-    clcdd_ctx_destroy(ctx);
+    cli_ctx_destroy(ctx);
     if (st != CLCDD_OK) {
         int code = cli_report("erase", st);
         return code == EXIT_USAGE ? EXIT_FAILURE_RUN : code;

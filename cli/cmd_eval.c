@@ -267,7 +267,7 @@ int clcdd_cmd_eval(int argc, char **argv) {
     if (st == CLCDD_OK) st = clcdd_plugin_registry_create(CLCDD_PLUGINS_DEFAULT, &reg);
     if (st == CLCDD_OK) st = clcdd_eval_run(ctx, reg, model, &o, progress, NULL, &r);
     clcdd_plugin_registry_destroy(reg);
-    clcdd_ctx_destroy(ctx);
+    cli_ctx_destroy(ctx);
     if (st != CLCDD_OK) {
         int code = cli_report("eval", st);
         return code == EXIT_USAGE ? EXIT_FAILURE_RUN : code;

@@ -86,7 +86,7 @@ int clcdd_cmd_export(int argc, char **argv) {
     clcdd_export_result r = {0};
     if (st == CLCDD_OK) st = clcdd_export_run(ctx, reg, base, file, out, &o, &r);
     clcdd_plugin_registry_destroy(reg);
-    clcdd_ctx_destroy(ctx);
+    cli_ctx_destroy(ctx);
     if (st != CLCDD_OK) {
         int code = cli_report(cmd, st);
         return code == EXIT_USAGE ? EXIT_FAILURE_RUN : code;

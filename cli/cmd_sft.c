@@ -124,7 +124,7 @@ int clcdd_cmd_sft(int argc, char **argv) {
     if (st == CLCDD_OK) st = clcdd_sft_run(ctx, reg, base, data, out, &o, cli_train_progress, &d, &r);
     cli_train_display_end(&d);
     clcdd_plugin_registry_destroy(reg);
-    clcdd_ctx_destroy(ctx);
+    cli_ctx_destroy(ctx);
     if (st != CLCDD_OK) {
         int code = cli_report("sft", st);
         return code == EXIT_USAGE ? EXIT_FAILURE_RUN : code;

@@ -148,7 +148,7 @@ int clcdd_cmd_train(int argc, char **argv) {
         st = clcdd_lcdd_run(ctx, reg, base, sft, data, out, &o, cli_train_progress, &d, &r);
     cli_train_display_end(&d);
     clcdd_plugin_registry_destroy(reg);
-    clcdd_ctx_destroy(ctx);
+    cli_ctx_destroy(ctx);
     if (st != CLCDD_OK) {
         int code = cli_report("train", st);
         return code == EXIT_USAGE ? EXIT_FAILURE_RUN : code;

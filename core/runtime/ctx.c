@@ -131,7 +131,10 @@ clcdd_status clcdd_ctx_create(const clcdd_ctx_options *opts, clcdd_ctx **out) {
         return st;
     }
     pick_cache_dir(opts, ctx->cache_dir, sizeof ctx->cache_dir);
-    ctx->wg_1d = ctx->dev.max_work_group_size >= 64 ? 64 : ctx->dev.max_work_group_size;
+    /* 1-D element-wise launches: 64 items a group suits GPUs; a CPU runtime runs each group as
+     * one loop on one core and pays a fixed cost per group, so it gets large groups. */
+    size_t want = ctx->dev.is_cpu ? 1024 : 64;
+    ctx->wg_1d = ctx->dev.max_work_group_size >= want ? want : ctx->dev.max_work_group_size;
     size_t r = 256;
     while (r > ctx->dev.max_work_group_size) r /= 2;
     ctx->wg_reduce = r;
