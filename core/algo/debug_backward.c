@@ -27,31 +27,13 @@ void clcdd_debug_backward_options_default(clcdd_debug_backward_options *o) {
     o->micro_batch = 8;
 }
 
-/* Tokenize `data` like clcdd_sft_run (train_run.c load_data): same loader configuration. */
+/* Tokenize `data` exactly as clcdd_sft_run does. */
 static clcdd_status tokenize(const clcdd_model *m, const clcdd_load_info *info, const char *path,
                              const char *data, const clcdd_debug_backward_options *o,
                              clcdd_dataset *d, clcdd_data_summary *sum) {
-    if (!info->tokenizer)
-        return clcdd_fail(CLCDD_ERR_FORMAT, "%s has no tokenizer (%s): put a tokenizer.json in the "
-                          "model directory to tokenize %s", path, info->tokenizer_note, data);
-    clcdd_run_render_ctx rc = {info->plugin, &m->hp};
-    clcdd_jsonl_config cfg = {info->tokenizer, clcdd_run_render, &rc, -1, o->max_len, o->all_tokens};
-    if (m->hp.n_eos) cfg.eos_id = m->hp.eos_ids[0];
-    clcdd_jsonl_stats js;
-    TRY(clcdd_dataset_load_jsonl(data, &cfg, d, &js));
-    memset(sum, 0, sizeof *sum);
-    sum->lines = js.lines, sum->examples = js.examples, sum->truncated = js.truncated;
-    sum->dropped = js.dropped, sum->tokens = js.tokens, sum->loss_tokens = js.loss_tokens;
+    TRY(clcdd_run_load_data(m, info, path, data, o->max_len, o->all_tokens, d, sum));
     if (d->n == 0)
         return clcdd_fail(CLCDD_ERR_FORMAT, "%s: no example left to compute a loss on", data);
-    for (size_t i = 0; i < d->n; i++) {
-        if (d->items[i].len > sum->longest) sum->longest = d->items[i].len;
-        for (size_t t = 0; t < d->items[i].len; t++)
-            if (d->items[i].ids[t] < 0 || (uint32_t)d->items[i].ids[t] >= m->hp.vocab_size)
-                return clcdd_fail(CLCDD_ERR_FORMAT, "%s: example %zu has token id %d outside the "
-                                  "model's vocabulary (%u): the tokenizer does not match the model",
-                                  data, i + 1, (int)d->items[i].ids[t], m->hp.vocab_size);
-    }
     return CLCDD_OK;
 }
 

@@ -102,16 +102,15 @@ clcdd_status clcdd_run_render(void *user, const clcdd_chat_message *m, size_t n,
     return clcdd_plugin_render_chat(r->plugin, r->hp, m, n, gen, out);
 }
 
-/* Tokenize `data` with the tokenizer and chat template of `src`; check the ids fit model `hp`. */
-static clcdd_status load_data(const loaded *src, const char *src_path, const char *data,
-                              size_t max_len, int all_tokens, clcdd_dataset *d,
-                              clcdd_data_summary *sum) {
-    if (!src->info.tokenizer)
+clcdd_status clcdd_run_load_data(const clcdd_model *m, const clcdd_load_info *info,
+                                 const char *src_path, const char *data, size_t max_len,
+                                 int all_tokens, clcdd_dataset *d, clcdd_data_summary *sum) {
+    if (!info->tokenizer)
         return clcdd_fail(CLCDD_ERR_FORMAT, "%s has no tokenizer (%s): put a tokenizer.json in the "
-                          "model directory to tokenize %s", src_path, src->info.tokenizer_note, data);
-    clcdd_run_render_ctx rc = {src->info.plugin, &src->model.hp};
-    clcdd_jsonl_config cfg = {src->info.tokenizer, clcdd_run_render, &rc, -1, max_len, all_tokens};
-    if (src->model.hp.n_eos) cfg.eos_id = src->model.hp.eos_ids[0];
+                          "model directory to tokenize %s", src_path, info->tokenizer_note, data);
+    clcdd_run_render_ctx rc = {info->plugin, &m->hp};
+    clcdd_jsonl_config cfg = {info->tokenizer, clcdd_run_render, &rc, -1, max_len, all_tokens};
+    if (m->hp.n_eos) cfg.eos_id = m->hp.eos_ids[0];
     clcdd_jsonl_stats js;
     clcdd_dataset_init(d);
     clcdd_status st = clcdd_dataset_load_jsonl(data, &cfg, d, &js);
@@ -125,15 +124,21 @@ static clcdd_status load_data(const loaded *src, const char *src_path, const cha
     for (size_t i = 0; i < d->n; i++) {
         if (d->items[i].len > sum->longest) sum->longest = d->items[i].len;
         for (size_t t = 0; t < d->items[i].len; t++)
-            if (d->items[i].ids[t] < 0 || (uint32_t)d->items[i].ids[t] >= src->model.hp.vocab_size) {
+            if (d->items[i].ids[t] < 0 || (uint32_t)d->items[i].ids[t] >= m->hp.vocab_size) {
                 st = clcdd_fail(CLCDD_ERR_FORMAT, "%s: example %zu has token id %d outside the "
                                 "model's vocabulary (%u): the tokenizer does not match the model",
-                                data, i + 1, (int)d->items[i].ids[t], src->model.hp.vocab_size);
+                                data, i + 1, (int)d->items[i].ids[t], m->hp.vocab_size);
                 clcdd_dataset_free(d);
                 return st;
             }
     }
     return CLCDD_OK;
+}
+
+static clcdd_status load_data(const loaded *src, const char *src_path, const char *data,
+                              size_t max_len, int all_tokens, clcdd_dataset *d,
+                              clcdd_data_summary *sum) {
+    return clcdd_run_load_data(&src->model, &src->info, src_path, data, max_len, all_tokens, d, sum);
 }
 
 /* ---- files ------------------------------------------------------------------------------- */
