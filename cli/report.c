@@ -253,11 +253,25 @@ void report_density(report *r, const char *file, const double *density, uint32_t
     const char *cols[CLCDD_CARRIER_GROUPS];
     for (int g = 0; g < CLCDD_CARRIER_GROUPS; g++) cols[g] = clcdd_carrier_group_name(g);
     const char *title = "Carrier density per layer and mask group";
+    /* A sparse carrier would be one dark colour on a 0-100% scale: the scale ends at the next of
+     * 1, 2, 5, 10, 20, 50, 100% above the largest density (the legend says where). */
+    double mx = 0, hi = 1;
+    for (size_t i = 0; i < (size_t)n_layers * CLCDD_CARRIER_GROUPS; i++)
+        if (isfinite(density[i]) && density[i] > mx) mx = density[i];
+    static const double ends[6] = {0.01, 0.02, 0.05, 0.1, 0.2, 0.5};
+    for (int i = 5; i >= 0; i--)
+        if (mx <= ends[i]) hi = ends[i];
+    char cap[640];
+    if (hi < 1)
+        snprintf(cap, sizeof cap, "%s The colour scale ends at %g%%, above the largest density.", caption,
+                 100 * hi);
+    else
+        snprintf(cap, sizeof cap, "%s", caption);
     svg_heat_map h = {title, "layer", "mask group (share of channels on)", NULL, cols, n_layers,
-                      CLCDD_CARRIER_GROUPS, density, 0, 1, 1, 0};
+                      CLCDD_CARRIER_GROUPS, density, 0, hi, 1, 0};
     svg_buf b = {0};
     svg_heat_map_render(&h, &b);
-    report_svg(r, file, title, caption, &b);
+    report_svg(r, file, title, cap, &b);
     svg_buf_free(&b);
 }
 

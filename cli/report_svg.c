@@ -561,6 +561,7 @@ void svg_bar_chart_render(const svg_bar_chart *c, svg_buf *b) {
             if (fv < 0) fv = 0;
             if (fv > 1) fv = 1;
             double h = fv * (bottom - top);
+            if (h < 1.5) h = 1.5; /* a zero still shows as a sliver of its colour, unlike n/a */
             svg_printf(b, "<rect class=\"bar\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\">"
                           "<title>", bx, bottom - h, bw > 1 ? bw - 1 : bw, h, palette[s % 8]);
             char t[64];
@@ -692,8 +693,13 @@ void svg_heat_map_render(const svg_heat_map *c, svg_buf *b) {
     for (int i = 0; i <= 4; i++) {
         double v = c->lo + span * i / 4.0, y = lt + lh * (1 - i / 4.0);
         char t[64];
-        if (c->percent) snprintf(t, sizeof t, "%.0f%%", 100 * v);
-        else svg_format_number(v, t, sizeof t);
+        if (c->percent) {
+            char num[48];
+            svg_format_number(round(1e4 * v) / 100, num, sizeof num);
+            snprintf(t, sizeof t, "%s%%", num);
+        } else {
+            svg_format_number(v, t, sizeof t);
+        }
         svg_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333333\"/>\n",
                    legend_x + 16, y, legend_x + 20, y);
         text(b, legend_x + 23, y + 4, "start", 11, "", t);

@@ -377,7 +377,7 @@ Test(report_svg, bar_heights_follow_values) {
     cr_assert_eq(n, 5, "one bar per finite value");
     cr_expect(fabs(h[1] - h[0] / 2) < 0.01, "0.5 is half as tall as 1.0: %g vs %g", h[1], h[0]);
     cr_expect(fabs(h[2] - h[0] / 4) < 0.01);
-    cr_expect(h[3] == 0);
+    cr_expect(h[3] > 0 && h[3] < 2, "a zero is a sliver: %g", h[3]);
     cr_expect(strstr(b.data, ">n/a</text>"));
     cr_expect(strstr(b.data, ">100%</text>"), "percent ticks");
     cr_expect(count(b.data, ">strict IDK</text>") == 1, "legend");
