@@ -17,7 +17,7 @@ static const char *usage =
     "ending with the assistant's message; rendered with the model's chat template.\n"
     "\n"
     "  --steps N         optimizer steps (100)\n"
-    "  --lr X            AdamW learning rate (2e-5; 10%% warm-up, linear decay)\n"
+    "  --lr X            AdamW learning rate (2e-5; 10% warm-up, linear decay)\n"
     "  --micro-batch N   sequences per micro-batch (8)\n"
     "  --accum N         micro-batches per optimizer step (4)\n"
     "  --max-len N       truncate examples to N tokens (512)\n"
@@ -25,6 +25,11 @@ static const char *usage =
     "  --all-tokens      loss on the prompt tokens too (default: response tokens only)\n"
     "  --log-every N     progress and metrics every N steps (10)\n"
     "  --metrics FILE    JSONL, one line per logged step: step, loss, lr, tokens_per_s\n"
+    "  --save-every N    write the whole training state every N steps (atomically) to\n"
+    "                    --state FILE (default: DIR.state.safetensors)\n"
+    "  --resume FILE     continue the run saved in FILE (a state from --save-every, made with\n"
+    "                    the same BASE, data and options); bit-identical to an uninterrupted run\n"
+    "                    on the same device. Pass --save-every again to keep saving.\n"
     "  --json            final metrics as JSON on stdout\n"
     "  --report DIR      a report folder: metrics.json, sft.jsonl, a loss plot, index.html\n"
     "  --device D        device index or name substring\n";
@@ -85,6 +90,12 @@ int clcdd_cmd_sft(int argc, char **argv) {
             NEED(v, "a file") metrics = v;
         } else if (cli_opt_value(argc, argv, &i, "--report", &v)) {
             NEED(v, "a folder") report_dir = v;
+        } else if (cli_opt_value(argc, argv, &i, "--state", &v)) {
+            NEED(v, "a file") o.state_path = v;
+        } else if (cli_opt_value(argc, argv, &i, "--resume", &v)) {
+            NEED(v, "a file") o.resume_path = v;
+        } else if (cli_opt_value(argc, argv, &i, "--save-every", &v)) {
+            NEED(cli_parse_i64(v, 1, &n), "a positive integer") o.save_every = n;
         } else if (cli_opt_value(argc, argv, &i, "--device", &v)) {
             NEED(v, "a value") device = v;
         } else if (cli_opt_value(argc, argv, &i, "--steps", &v)) {
@@ -115,13 +126,25 @@ int clcdd_cmd_sft(int argc, char **argv) {
         fprintf(stderr, "clcdd sft: BASE, --data and --out are required\n%s", usage);
         return EXIT_USAGE;
     }
+    char state_default[4096];
+    if (o.save_every > 0 && !o.state_path) {
+        if (!cli_state_path(out, state_default, sizeof state_default)) {
+            fprintf(stderr, "clcdd sft: --out is too long for the default --state path\n");
+            return EXIT_USAGE;
+        }
+        o.state_path = state_default;
+    } else if (o.state_path && !o.save_every) {
+        fprintf(stderr, "clcdd sft: --state needs --save-every N\n");
+        return EXIT_USAGE;
+    }
     cli_train_display d = {"sft", isatty(2), 0, NULL, NULL, NULL, 0, 0, 0, NULL};
     report rep;
     memset(&rep, 0, sizeof rep);
     if (report_dir && report_open(&rep, report_dir, "sft", argc, argv)) return EXIT_FAILURE_RUN;
     if (report_dir)
         d.log = report_log_new(&rep, "sft", "the --metrics lines: one per logged step", cli_sft_log_cols, 5);
-    if (metrics && !(d.metrics = fopen(metrics, "w"))) {
+    /* a resumed run adds to the metrics of the run it continues */
+    if (metrics && !(d.metrics = fopen(metrics, o.resume_path ? "a" : "w"))) {
         perror(metrics);
         if (report_dir) report_finish(&rep, "--metrics file could not be opened");
         return EXIT_FAILURE_RUN;
@@ -144,6 +167,9 @@ int clcdd_cmd_sft(int argc, char **argv) {
         return code == EXIT_USAGE ? EXIT_FAILURE_RUN : code;
     }
     cli_print_data_summary("sft", data, &r.data);
+    if (o.resume_path)
+        fprintf(stderr, "clcdd sft: resumed from %s at step %lld of %lld\n", o.resume_path,
+                (long long)r.resumed_step, (long long)o.steps);
     if (r.base_is_gguf)
         fprintf(stderr, "clcdd sft: note: the base is a GGUF file, so %s has no tokenizer files; "
                 "copy a matching tokenizer.json there to use it with text\n", out);

@@ -26,6 +26,12 @@ static const char *usage =
     "  --all-tokens       loss on the prompt tokens too\n"
     "  --log-every N      progress and metrics every N steps (10)\n"
     "  --metrics FILE     JSONL per logged step: step, task_loss, ema, budget, lambda, active\n"
+    "  --save-every N     write the whole training state (weights, AdamW moments, mask logits,\n"
+    "                     dual state, data order) every N steps, atomically, to --state FILE\n"
+    "                     (default: CARRIER.state.safetensors)\n"
+    "  --resume FILE      continue the run saved in FILE (same BASE, SFT, data and options);\n"
+    "                     bit-identical to an uninterrupted run on the same device. Pass\n"
+    "                     --save-every again to keep saving.\n"
     "  --json             final summary as JSON on stdout\n"
     "  --report DIR       a report folder: metrics.json, lcdd.jsonl, plots of the loss, budget,\n"
     "                     lambda and active channels, the carrier density map, index.html\n"
@@ -104,6 +110,12 @@ int clcdd_cmd_train(int argc, char **argv) {
             NEED(v, "a file") metrics = v;
         } else if (cli_opt_value(argc, argv, &i, "--report", &v)) {
             NEED(v, "a folder") report_dir = v;
+        } else if (cli_opt_value(argc, argv, &i, "--state", &v)) {
+            NEED(v, "a file") o.state_path = v;
+        } else if (cli_opt_value(argc, argv, &i, "--resume", &v)) {
+            NEED(v, "a file") o.resume_path = v;
+        } else if (cli_opt_value(argc, argv, &i, "--save-every", &v)) {
+            NEED(cli_parse_i64(v, 1, &n), "a positive integer") o.save_every = n;
         } else if (cli_opt_value(argc, argv, &i, "--device", &v)) {
             NEED(v, "a value") device = v;
         } else if (cli_opt_value(argc, argv, &i, "--steps", &v)) {
@@ -144,6 +156,17 @@ int clcdd_cmd_train(int argc, char **argv) {
         fprintf(stderr, "clcdd train: BASE, SFT, --data and --out are required\n%s", usage);
         return EXIT_USAGE;
     }
+    char state_default[4096];
+    if (o.save_every > 0 && !o.state_path) {
+        if (!cli_state_path(out, state_default, sizeof state_default)) {
+            fprintf(stderr, "clcdd train: --out is too long for the default --state path\n");
+            return EXIT_USAGE;
+        }
+        o.state_path = state_default;
+    } else if (o.state_path && !o.save_every) {
+        fprintf(stderr, "clcdd train: --state needs --save-every N\n");
+        return EXIT_USAGE;
+    }
     if (o.warmup_steps >= o.steps)
         fprintf(stderr, "clcdd train: note: --warmup-steps %lld >= --steps %lld: the loss budget is "
                 "never set and lambda stays at --lambda-init\n", (long long)o.warmup_steps,
@@ -154,7 +177,8 @@ int clcdd_cmd_train(int argc, char **argv) {
     if (report_dir && report_open(&rep, report_dir, "train", argc, argv)) return EXIT_FAILURE_RUN;
     if (report_dir)
         d.log = report_log_new(&rep, "lcdd", "the --metrics lines: one per logged step", cli_lcdd_log_cols, 11);
-    if (metrics && !(d.metrics = fopen(metrics, "w"))) {
+    /* a resumed run adds to the metrics of the run it continues */
+    if (metrics && !(d.metrics = fopen(metrics, o.resume_path ? "a" : "w"))) {
         perror(metrics);
         if (report_dir) report_finish(&rep, "--metrics file could not be opened");
         return EXIT_FAILURE_RUN;
@@ -178,6 +202,9 @@ int clcdd_cmd_train(int argc, char **argv) {
         return code == EXIT_USAGE ? EXIT_FAILURE_RUN : code;
     }
     cli_print_data_summary("train", data, &r.data);
+    if (o.resume_path)
+        fprintf(stderr, "clcdd train: resumed from %s at step %lld of %lld\n", o.resume_path,
+                (long long)r.resumed_step, (long long)o.steps);
     if (report_dir && write_report(&rep, out, &d, &o, &r, NULL)) return EXIT_FAILURE_RUN;
     if (json) {
         print_json(stdout, out, &o, &r);

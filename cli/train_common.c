@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "clcdd/carrier.h"
 
@@ -181,4 +182,11 @@ void cli_print_data_summary(const char *cmd, const char *path, const clcdd_data_
     if (s->truncated) fprintf(stderr, ", %zu truncated to --max-len", s->truncated);
     if (s->dropped) fprintf(stderr, ", %zu dropped (no response token left after truncation)", s->dropped);
     fputc('\n', stderr);
+}
+
+int cli_state_path(const char *out, char *buf, size_t cap) {
+    size_t n = strlen(out);
+    while (n > 1 && out[n - 1] == '/') n--;
+    int w = snprintf(buf, cap, "%.*s.state.safetensors", (int)n, out);
+    return w > 0 && (size_t)w < cap;
 }

@@ -30,6 +30,10 @@ void cli_train_display_end(cli_train_display *d);
 int cli_parse_i64(const char *s, long long min, long long *out);
 int cli_parse_f(const char *s, float *out);
 
+/* The default --state of a run writing to `out` (trailing slashes dropped):
+ * OUT.state.safetensors. Returns 0 when it does not fit in cap. */
+int cli_state_path(const char *out, char *buf, size_t cap);
+
 /* The step log's columns in a report (the --metrics keys): sft, and train (LCDD). */
 extern const char *const cli_sft_log_cols[5];
 extern const char *const cli_lcdd_log_cols[11];

@@ -35,7 +35,7 @@ static clcdd_status launch_rows(clcdd_ctx *ctx, cl_kernel k, size_t rows, size_t
                                 const char *what) {
     if (rows == 0) return CLCDD_OK;
     size_t global = rows * wg;
-    CL_TRY(clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &wg, 0, NULL, NULL),
+    CL_TRY(clcdd_enqueue(ctx, k, 1, &global, &wg),
            "launching %s over %zu rows on %s", what, rows, ctx->dev.name);
     return CLCDD_OK;
 }
@@ -131,7 +131,7 @@ static clcdd_status heads(clcdd_ctx *ctx, const char *kname, clcdd_tensor *out,
     }
     size_t global[3] = {hd / 2, H, B * T};
     if (n == 0) return CLCDD_OK;
-    CL_TRY(clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, NULL, 0, NULL, NULL),
+    CL_TRY(clcdd_enqueue(ctx, k, 3, global, NULL),
            "launching %s on %s", kname, ctx->dev.name);
     return CLCDD_OK;
 }
