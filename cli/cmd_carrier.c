@@ -44,16 +44,7 @@ static int inspect(const char *path, int json) {
     /* density[layer][group] */
     double *dens = calloc((size_t)c->n_layers * 8 + 1, sizeof *dens);
     if (!dens) return EXIT_FAILURE_RUN;
-    if (table)
-        for (uint32_t l = 0; l < c->n_layers; l++) {
-            uint64_t off = l * S;
-            for (int g = 0; g < 8; g++) {
-                uint64_t on = 0;
-                for (uint64_t j = 0; j < len[g]; j++) on += c->mask[off + j] != 0;
-                dens[l * 8 + g] = len[g] ? (double)on / (double)len[g] : 0;
-                off += len[g];
-            }
-        }
+    if (table && clcdd_carrier_density(c, dens) != CLCDD_OK) table = 0;
     if (json) {
         printf("{\"file\": ");
         cli_json_string(stdout, path);

@@ -31,6 +31,7 @@ static const char *usage =
     "                    the same BASE, data and options); bit-identical to an uninterrupted run\n"
     "                    on the same device. Pass --save-every again to keep saving.\n"
     "  --json            final metrics as JSON on stdout\n"
+    "  --report DIR      a report folder: metrics.json, sft.jsonl, a loss plot, index.html\n"
     "  --device D        device index or name substring\n";
 
 #define NEED(cond, what)                                                                        \
@@ -39,10 +40,37 @@ static const char *usage =
         return EXIT_USAGE;                                                                      \
     }
 
+static void print_json(FILE *f, const char *out, const clcdd_sft_options *o, const clcdd_sft_result *r) {
+    fprintf(f, "{\"out\": ");
+    cli_json_string(f, out);
+    fprintf(f, ", \"steps\": %lld, \"final_loss\": %.6g, \"seconds\": %.2f, \"examples\": %zu, "
+            "\"tokens\": %zu, \"loss_tokens\": %zu, \"truncated\": %zu, \"dropped\": %zu, "
+            "\"tokenizer_files\": %d}\n", (long long)o->steps, r->final_loss, r->seconds,
+            r->data.examples, r->data.tokens, r->data.loss_tokens, r->data.truncated, r->data.dropped,
+            r->tokenizer_files_copied);
+}
+
+/* --report: the final metrics, key numbers and the loss plot; error: NULL when the run succeeded. */
+static int write_report(report *rep, const char *out, const cli_train_display *d,
+                        const clcdd_sft_options *o, const clcdd_sft_result *r, const char *error) {
+    if (!error) {
+        FILE *m = report_metrics_begin(rep);
+        if (m) print_json(m, out, o, r);
+        report_metrics_end(rep, m);
+        report_key(rep, "saved model", "%s", out);
+        report_key(rep, "final loss", "%.4f", r->final_loss);
+        report_key(rep, "optimizer steps", "%lld", (long long)o->steps);
+        report_key(rep, "examples / tokens with loss", "%zu / %zu", r->data.examples, r->data.loss_tokens);
+        report_key(rep, "wall time", "%.1f s", r->seconds);
+    }
+    cli_train_report_plots(rep, d->log, 0);
+    return report_finish(rep, error);
+}
+
 int clcdd_cmd_sft(int argc, char **argv) {
     clcdd_sft_options o;
     clcdd_sft_options_default(&o);
-    const char *base = NULL, *data = NULL, *out = NULL, *metrics = NULL, *device = NULL;
+    const char *base = NULL, *data = NULL, *out = NULL, *metrics = NULL, *device = NULL, *report_dir = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -60,6 +88,8 @@ int clcdd_cmd_sft(int argc, char **argv) {
             NEED(v, "a directory") out = v;
         } else if (cli_opt_value(argc, argv, &i, "--metrics", &v)) {
             NEED(v, "a file") metrics = v;
+        } else if (cli_opt_value(argc, argv, &i, "--report", &v)) {
+            NEED(v, "a folder") report_dir = v;
         } else if (cli_opt_value(argc, argv, &i, "--state", &v)) {
             NEED(v, "a file") o.state_path = v;
         } else if (cli_opt_value(argc, argv, &i, "--resume", &v)) {
@@ -107,10 +137,16 @@ int clcdd_cmd_sft(int argc, char **argv) {
         fprintf(stderr, "clcdd sft: --state needs --save-every N\n");
         return EXIT_USAGE;
     }
-    cli_train_display d = {"sft", isatty(2), 0, NULL, NULL, NULL, 0, 0, 0};
+    cli_train_display d = {"sft", isatty(2), 0, NULL, NULL, NULL, 0, 0, 0, NULL};
+    report rep;
+    memset(&rep, 0, sizeof rep);
+    if (report_dir && report_open(&rep, report_dir, "sft", argc, argv)) return EXIT_FAILURE_RUN;
+    if (report_dir)
+        d.log = report_log_new(&rep, "sft", "the --metrics lines: one per logged step", cli_sft_log_cols, 5);
     /* a resumed run adds to the metrics of the run it continues */
     if (metrics && !(d.metrics = fopen(metrics, o.resume_path ? "a" : "w"))) {
         perror(metrics);
+        if (report_dir) report_finish(&rep, "--metrics file could not be opened");
         return EXIT_FAILURE_RUN;
     }
     clcdd_ctx_options copts = {0};
@@ -126,6 +162,7 @@ int clcdd_cmd_sft(int argc, char **argv) {
     clcdd_plugin_registry_destroy(reg);
     cli_ctx_destroy(ctx);
     if (st != CLCDD_OK) {
+        if (report_dir) write_report(&rep, out, &d, &o, &r, clcdd_last_error());
         int code = cli_report("sft", st);
         return code == EXIT_USAGE ? EXIT_FAILURE_RUN : code;
     }
@@ -136,14 +173,9 @@ int clcdd_cmd_sft(int argc, char **argv) {
     if (r.base_is_gguf)
         fprintf(stderr, "clcdd sft: note: the base is a GGUF file, so %s has no tokenizer files; "
                 "copy a matching tokenizer.json there to use it with text\n", out);
+    if (report_dir && write_report(&rep, out, &d, &o, &r, NULL)) return EXIT_FAILURE_RUN;
     if (json) {
-        printf("{\"out\": ");
-        cli_json_string(stdout, out);
-        printf(", \"steps\": %lld, \"final_loss\": %.6g, \"seconds\": %.2f, \"examples\": %zu, "
-               "\"tokens\": %zu, \"loss_tokens\": %zu, \"truncated\": %zu, \"dropped\": %zu, "
-               "\"tokenizer_files\": %d}\n", (long long)o.steps, r.final_loss, r.seconds,
-               r.data.examples, r.data.tokens, r.data.loss_tokens, r.data.truncated, r.data.dropped,
-               r.tokenizer_files_copied);
+        print_json(stdout, out, &o, &r);
     } else {
         printf("saved %s: %lld steps, final loss %.4f, %.1f s\n", out, (long long)o.steps,
                r.final_loss, r.seconds);
