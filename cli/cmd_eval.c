@@ -1,6 +1,7 @@
 /* clcdd eval MODEL [--carrier FILE [--erase NAME]] --data FILE [--mc FILE] [--text FILE] ...:
  * behaviour rates, task accuracy, perplexity, multiple-choice accuracy and the KL benchmark,
  * plain and with the eraser prompt (docs/eval.md). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "clcdd/eval.h"
 #include "commands.h"
 #include "common.h"
+#include "report.h"
 
 static const char *usage =
     "usage: clcdd eval MODEL [--carrier FILE [--erase NAME]] [--data FILE.jsonl] [--mc FILE.jsonl]\n"
@@ -30,6 +32,8 @@ static const char *usage =
     "  --answers        print every prompt and answer (with --json: an \"answers\" array)\n"
     "  --json           JSON on stdout instead of the table\n"
     "  --out FILE       also write the JSON to FILE (atomically)\n"
+    "  --report DIR     a report folder: metrics.json, the rates as bars, index.html with the\n"
+    "                   key numbers and every prompt's answers\n"
     "  --device D       device index or name substring\n";
 
 static int tty;
@@ -179,6 +183,65 @@ static int write_out(const char *path, const char *model, const char *carrier, c
     return ok;
 }
 
+/* --report: metrics.json (the --json output with answers), key numbers, the rates as bars
+ * (plain vs erased) and the answers as a table in the index. */
+static int write_report(report *rep, const char *model, const char *carrier, const char *erase,
+                        const clcdd_eval_result *r) {
+    FILE *m = report_metrics_begin(rep);
+    if (m) write_json(m, model, carrier, erase, r, 1);
+    report_metrics_end(rep, m);
+    const clcdd_eval_metrics *c[2] = {&r->plain, r->erased ? &r->with_prompt : NULL};
+    const char *col[2] = {"plain", "erased"};
+    for (int k = 0; k < 2; k++) {
+        if (!c[k]) continue;
+        if (c[k]->prompts) {
+            report_key(rep, k ? "strict IDK (erased)" : "strict IDK", "%.1f%%", 100 * c[k]->idk_strict);
+            report_key(rep, k ? "fragments (erased)" : "fragments", "%.1f%%", 100 * c[k]->fragments);
+        }
+        if (c[k]->references)
+            report_key(rep, k ? "task accuracy (erased)" : "task accuracy", "%.1f%%", 100 * c[k]->task_acc);
+        if (c[k]->ppl_tokens)
+            report_key(rep, k ? "perplexity (erased)" : "perplexity", "%.3f", c[k]->perplexity);
+        if (c[k]->mc_items)
+            report_key(rep, k ? "multiple choice (erased)" : "multiple choice", "%.1f%%", 100 * c[k]->mc_acc);
+    }
+    if (r->kl.computed)
+        report_key(rep, "KL(SFT||LCDD) / KL(SFT||LCDD+P) / KL(Base||LCDD+P)", "%.4f / %.4f / %.4f",
+                   r->kl.sft_lcdd, r->kl.sft_lcdd_p, r->kl.base_lcdd_p);
+    report_key(rep, "wall time", "%.1f s", r->seconds);
+    if (r->plain.prompts) {
+        const char *groups[] = {"strict IDK", "loose IDK", "refusal", "archaic", "fragments", "task accuracy"};
+        size_t ns = r->erased ? 2 : 1;
+        double v[6 * 2];
+        for (size_t s = 0; s < ns; s++) {
+            const clcdd_eval_metrics *e = c[s];
+            double vals[6] = {e->idk_strict, e->idk_loose, e->refusal, e->archaic, e->fragments,
+                              e->references ? e->task_acc : NAN};
+            for (size_t g = 0; g < 6; g++) v[g * ns + s] = vals[g];
+        }
+        report_bars(rep, "rates.svg", "Behaviour rates",
+                    r->erased ? "Share of prompts per measure, without and with the eraser prompt "
+                                "(docs/eval.md defines each measure)."
+                              : "Share of prompts per measure (docs/eval.md defines each measure).",
+                    groups, 6, col, ns, v, "share of prompts", 1);
+        report_html(rep, "<h2>Answers</h2>\n<table><tr><th>#</th><th>prompt</th><th>plain</th>%s</tr>\n",
+                    r->erased ? "<th>erased</th>" : "");
+        for (size_t i = 0; i < r->n_answers; i++) {
+            report_html(rep, "<tr><td>%zu</td><td>", i + 1);
+            report_html_escape(rep, r->prompts[i]);
+            report_html(rep, "</td><td>");
+            report_html_escape(rep, r->answers_plain[i]);
+            if (r->answers_erased) {
+                report_html(rep, "</td><td>");
+                report_html_escape(rep, r->answers_erased[i]);
+            }
+            report_html(rep, "</td></tr>\n");
+        }
+        report_html(rep, "</table>\n");
+    }
+    return report_finish(rep, NULL);
+}
+
 static int size_opt(const char *v, size_t lo, size_t hi, size_t *out) {
     char *end = NULL;
     if (!v) return 0;
@@ -191,7 +254,7 @@ static int size_opt(const char *v, size_t lo, size_t hi, size_t *out) {
 int clcdd_cmd_eval(int argc, char **argv) {
     clcdd_eval_options o;
     clcdd_eval_options_default(&o);
-    const char *model = NULL, *device = NULL, *out = NULL;
+    const char *model = NULL, *device = NULL, *out = NULL, *report_dir = NULL;
     int json = 0, answers = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -219,6 +282,8 @@ int clcdd_cmd_eval(int argc, char **argv) {
             if (!(out = v)) goto need;
         } else if (cli_opt_value(argc, argv, &i, "--device", &v)) {
             if (!(device = v)) goto need;
+        } else if (cli_opt_value(argc, argv, &i, "--report", &v)) {
+            if (!(report_dir = v)) goto need;
         } else if (cli_opt_value(argc, argv, &i, "--max-new", &v)) {
             if (!size_opt(v, 1, 100000, &o.max_new)) goto bad_num;
         } else if (cli_opt_value(argc, argv, &i, "--kl-max-new", &v)) {
@@ -256,6 +321,8 @@ int clcdd_cmd_eval(int argc, char **argv) {
         fprintf(stderr, "clcdd eval: --sft (the KL benchmark) needs --carrier, --erase and --data\n");
         return EXIT_USAGE;
     }
+    report rep;
+    if (report_dir && report_open(&rep, report_dir, "eval", argc, argv)) return EXIT_FAILURE_RUN;
     tty = isatty(2);
     clcdd_ctx_options copts = {0};
     copts.device = device;
@@ -269,10 +336,12 @@ int clcdd_cmd_eval(int argc, char **argv) {
     clcdd_plugin_registry_destroy(reg);
     cli_ctx_destroy(ctx);
     if (st != CLCDD_OK) {
+        if (report_dir) report_finish(&rep, clcdd_last_error());
         int code = cli_report("eval", st);
         return code == EXIT_USAGE ? EXIT_FAILURE_RUN : code;
     }
     int code = EXIT_OK;
+    if (report_dir && write_report(&rep, model, o.carrier, o.erase, &r)) code = EXIT_FAILURE_RUN;
     if (out && !write_out(out, model, o.carrier, o.erase, &r, answers)) {
         fprintf(stderr, "clcdd eval: could not write %s (check the directory exists and is writable)\n", out);
         code = EXIT_FAILURE_RUN;

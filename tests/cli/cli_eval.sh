@@ -26,6 +26,31 @@ cp "$fx/peft/tokenizer_config.json" "$t/base/"
   --mc "$ev/mc.jsonl" --text "$ev/text.txt" --max-new 20 --answers --json --out "$t/out.json" \
   >"$t/eval.json" 2>"$t/err" || die "eval exit $?: $(cat "$t/err")"
 cmp -s "$t/eval.json" "$t/out.json" || die "--out differs from --json"
+
+# --report: the same run into a report folder; metrics.json is the --json output, the rates plot is
+# well-formed SVG, the index shows the plot and every prompt's erased answer.
+"$clcdd" eval "$t/base" --carrier "$fx/peft/tiny.clcdd" --erase quiet --data "$ev/prompts.jsonl" \
+  --mc "$ev/mc.jsonl" --text "$ev/text.txt" --max-new 20 --answers --report "$t/rep" \
+  >/dev/null 2>"$t/err" || die "eval --report exit $?: $(cat "$t/err")"
+python3 - "$t/eval.json" "$t/rep/metrics.json" <<'P' || die "report metrics.json differs from --json (wall time aside)"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+a.pop("seconds"); b.pop("seconds")
+sys.exit(a != b)
+P
+python3 - "$t/rep/rates.svg" <<'P' || die "rates.svg is not well-formed XML"
+import sys, xml.dom.minidom
+xml.dom.minidom.parse(sys.argv[1])
+P
+grep -q 'rates.svg' "$t/rep/index.html" || die "index.html does not show rates.svg"
+python3 - "$t/eval.json" "$t/rep/index.html" <<'P' || die "index.html misses an answer"
+import html, json, sys
+got = json.load(open(sys.argv[1]))
+page = open(sys.argv[2]).read()
+for a in got["answers"]:
+    if html.escape(a["erased"], quote=False) not in page:
+        sys.exit(1)
+P
 python3 - "$t/eval.json" "$ev/expected.json" "$ev/prompts.jsonl" <<'P' || die "eval results differ from the reference"
 import json, re, sys
 got = json.load(open(sys.argv[1]))
