@@ -177,7 +177,7 @@ int clcdd_cmd_sft(int argc, char **argv) {
     if (json) {
         print_json(stdout, out, &o, &r);
     } else {
-        printf("saved %s: %lld steps, final loss %.4f, %.1f s\n", out, (long long)o.steps,
+        printf("saved %s: %lld steps, final loss %.4g, %.1f s\n", out, (long long)o.steps,
                r.final_loss, r.seconds);
     }
     return EXIT_OK;

@@ -215,7 +215,7 @@ int clcdd_cmd_train(int argc, char **argv) {
     human((double)r.full_f32_bytes, f, sizeof f);
     printf("wrote %s: %llu of %llu mask channels active, sparsity %.2f%%\n", out,
            (unsigned long long)r.active, (unsigned long long)r.total, 100 * r.sparsity);
-    printf("task loss %.4f (EMA %.4f, budget %.4f), lambda %.4g, %.1f s\n", r.final_loss, r.ema,
+    printf("task loss %.4g (EMA %.3g, budget %.3g), lambda %.4g, %.1f s\n", r.final_loss, r.ema,
            r.budget, r.lambda, r.seconds);
     printf("archive %s vs %s for a full F32 checkpoint (%.2f%%)\n", a, f,
            r.full_f32_bytes ? 100.0 * (double)r.archive_bytes / (double)r.full_f32_bytes : 0.0);

@@ -86,10 +86,10 @@ void cli_train_progress(const clcdd_train_progress *p, void *user) {
     if (d->lcdd) {
         double sp = p->total ? 100.0 * (1.0 - (double)p->active / (double)p->total) : 0;
         if (p->budget_set)
-            snprintf(extra, sizeof extra, " ema %.4f budget %.4f lambda %.3g active %llu (%.1f%% sparse)",
+            snprintf(extra, sizeof extra, " ema %.3g budget %.3g lambda %.3g active %llu (%.1f%% sparse)",
                      p->ema, p->budget, p->lambda, (unsigned long long)p->active, sp);
         else
-            snprintf(extra, sizeof extra, " ema %.4f (warm-up) lambda %.3g active %llu (%.1f%% sparse)",
+            snprintf(extra, sizeof extra, " ema %.3g (warm-up) lambda %.3g active %llu (%.1f%% sparse)",
                      p->ema, p->lambda, (unsigned long long)p->active, sp);
     }
     if (d->tty) {
@@ -97,10 +97,10 @@ void cli_train_progress(const clcdd_train_progress *p, void *user) {
         fputc('\r', stderr);
         fputc('[', stderr);
         for (int i = 0; i < w; i++) fputc(i < fill ? '#' : '.', stderr);
-        fprintf(stderr, "] %lld/%lld loss %.4f %.0f tok/s ETA %s%s\033[K", (long long)p->step,
+        fprintf(stderr, "] %lld/%lld loss %.4g %.0f tok/s ETA %s%s\033[K", (long long)p->step,
                 (long long)p->steps, p->loss, p->tokens_per_s, eta, extra);
     } else {
-        fprintf(stderr, "step %lld/%lld loss %.4f lr %.3g %.0f tok/s eta %s%s\n", (long long)p->step,
+        fprintf(stderr, "step %lld/%lld loss %.4g lr %.3g %.0f tok/s eta %s%s\n", (long long)p->step,
                 (long long)p->steps, p->loss, p->lr, p->tokens_per_s, eta, extra);
     }
     fflush(stderr);
