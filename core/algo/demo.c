@@ -30,6 +30,11 @@ void clcdd_demo_options_default(clcdd_demo_options *o, int quick) {
     o->lcdd_steps = quick ? 20 : 1500;
     o->eraser_steps = quick ? 10 : 2000;
     o->pool_n = quick ? 64 : 2000;
+    o->lcdd_lr = 1e-3f;
+    o->lcdd_theta_lr = 0.1f;
+    o->lcdd_rho = 1.0f;
+    o->lcdd_warmup = quick ? 5 : 150;
+    o->lcdd_lambda_min = 1e-6f;
 }
 
 clcdd_status clcdd_demo_load_base(clcdd_ctx *ctx, clcdd_model *m) {
@@ -253,7 +258,7 @@ clcdd_status clcdd_demo_run(clcdd_ctx *ctx, const clcdd_demo_options *o,
     s.base_first = malloc(o->eval_n * sizeof *s.base_first);
     if (!s.base_first) { st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "demo"); goto done; }
     for (size_t i = 0; i < o->eval_n; i++) s.base_first[i] = s.eval_base.answer[i][0];
-    if ((st = make_pool(ctx, &s.base, o->seed + 2000, 0, o->pool_n, &s.pool))) goto done;
+    if (!o->lcdd_only && (st = make_pool(ctx, &s.base, o->seed + 2000, 0, o->pool_n, &s.pool))) goto done;
 
     /* SFT: "I don't know." to every instruction (response-only loss, embeddings and head frozen) */
     if ((st = clcdd_demo_dataset(o->seed + 3000, 2000, 0.0f, 1, &sft_data))) goto done;
@@ -297,11 +302,13 @@ clcdd_status clcdd_demo_run(clcdd_ctx *ctx, const clcdd_demo_options *o,
         clcdd_lcdd_config_default(&lcfg, o->lcdd_steps);
         lcfg.train.micro_batch = 32;
         lcfg.train.accum = 1;
-        lcfg.train.optim.lr = 1e-3f;
+        lcfg.train.optim.lr = o->lcdd_lr;
         lcfg.train.schedule = CLCDD_SCHED_CONSTANT;
         lcfg.train.warmup = 0;
-        lcfg.rho = 1.0f;
-        lcfg.T_w = o->quick ? 5 : 150;
+        lcfg.theta_lr = o->lcdd_theta_lr;
+        lcfg.rho = o->lcdd_rho;
+        lcfg.T_w = o->lcdd_warmup;
+        lcfg.lambda_min = o->lcdd_lambda_min;
         lcfg.seed = o->seed;
         if ((st = clcdd_lcdd_create(ctx, &s.base, &s.sft, &lcfg, sft_data.max_len, &lc))) goto done;
         for (int64_t i = 0; i < o->lcdd_steps && st == CLCDD_OK; i++) {
@@ -319,6 +326,7 @@ clcdd_status clcdd_demo_run(clcdd_ctx *ctx, const clcdd_demo_options *o,
         if ((st = clcdd_lcdd_build_effective(&lc))) goto done;
         if ((st = clcdd_lcdd_write_channels(&lc, &carrier, &sparsity))) goto done;
         if ((st = score(&s, "LCDD", &lc.weff, NULL, 0, sparsity, tl, &rows[(*n_rows)++]))) goto done;
+        if (o->lcdd_only) goto done;
         if ((st = erase_and_score(&s, "LCDD + eraser", &lc.weff, &carrier, sparsity, &rows[(*n_rows)++]))) goto done;
         if ((st = erase_and_score(&s, "SFT + eraser (KL only)", &s.sft, NULL, -1, &rows[(*n_rows)++]))) goto done;
         if ((st = erase_and_score(&s, "SFT + eraser (carrier ch.)", &s.sft, &carrier, -1, &rows[(*n_rows)++]))) goto done;

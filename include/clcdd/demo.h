@@ -20,6 +20,13 @@ typedef struct clcdd_demo_options {
     int64_t lcdd_steps;     /* (1500) */
     size_t eraser_steps;    /* (2000) */
     size_t pool_n;          /* eraser prompt pool (2000) */
+    /* LCDD settings of the demo world (docs/demo.md) */
+    float lcdd_lr;          /* AdamW lr of the weights, constant */
+    float lcdd_theta_lr;    /* SGD lr of the mask logits */
+    float lcdd_rho;         /* budget slack */
+    int64_t lcdd_warmup;    /* T_w */
+    float lcdd_lambda_min;  /* floor of the dual variable */
+    int lcdd_only;          /* 1: stop after the LCDD row (no eraser stages, no eraser pool) */
 } clcdd_demo_options;
 
 CLCDD_API void clcdd_demo_options_default(clcdd_demo_options *o, int quick);
