@@ -67,6 +67,9 @@ typedef struct clcdd_lcdd_options {
     uint64_t seed;
     int all_tokens;
     int64_t log_every;
+    int kl_loss;              /* task loss = KL(SFT || masked model) on the loss tokens instead of
+                               * the cross-entropy; the SFT model stays on the device as teacher */
+    int early_stop;           /* stop early (ALGORITHMS.md §3; the rule: docs/lcdd.md) */
 } clcdd_lcdd_options;
 CLCDD_API void clcdd_lcdd_options_default(clcdd_lcdd_options *o);
 
@@ -78,6 +81,8 @@ typedef struct clcdd_lcdd_result {
     uint64_t archive_bytes;   /* size of the written archive */
     uint64_t full_f32_bytes;  /* size of the model's parameters as F32 */
     double seconds;
+    int64_t steps_done;       /* optimizer steps run (fewer than steps after an early stop) */
+    int early_stopped;        /* 0, or 1: active count stalled under budget, 2: loss over limit */
 } clcdd_lcdd_result;
 
 /* LCDD of (base, sft) on `data`; writes the carrier archive to out_path (atomically). */
