@@ -309,12 +309,15 @@ clcdd_status clcdd_demo_run(clcdd_ctx *ctx, const clcdd_demo_options *o,
         lcfg.rho = o->lcdd_rho;
         lcfg.T_w = o->lcdd_warmup;
         lcfg.lambda_min = o->lcdd_lambda_min;
+        lcfg.kl_loss = o->lcdd_kl_loss;
+        lcfg.early_stop = o->lcdd_early_stop;
         lcfg.seed = o->seed;
         if ((st = clcdd_lcdd_create(ctx, &s.base, &s.sft, &lcfg, sft_data.max_len, &lc))) goto done;
-        for (int64_t i = 0; i < o->lcdd_steps && st == CLCDD_OK; i++) {
+        for (int64_t i = 0; i < o->lcdd_steps && st == CLCDD_OK && !lc.es.stop; i++) {
             int log = progress && (i % 25 == 0 || i + 1 == o->lcdd_steps);
             clcdd_lcdd_state ls;
             st = clcdd_lcdd_step(&lc, &sft_data, log ? &ls : NULL);
+            if (st == CLCDD_OK && !log && lc.es.stop && progress) st = clcdd_lcdd_read_state(&lc, &ls), log = 1;
             if (st == CLCDD_OK && log) {
                 char msg[200];
                 lcdd_progress_msg(&ls, msg, sizeof msg);
