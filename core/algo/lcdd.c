@@ -269,7 +269,8 @@ void clcdd_lcdd_es_window(const clcdd_lcdd_config *c, clcdd_lcdd_state *es, size
     if (moved) es->es_armed = 1;
     int stalled = es->es_armed && !moved && ema <= budget;
     es->es_stall_runs = stalled ? es->es_stall_runs + 1 : 0;
-    es->es_loss_runs = median > baseline * c->es_loss_factor ? es->es_loss_runs + 1 : 0;
+    int over = c->es_loss_factor > 0 && median > baseline * c->es_loss_factor;
+    es->es_loss_runs = over ? es->es_loss_runs + 1 : 0;
     es->es_start_active = active;
     es->es_last_median = median;
     if (es->stop) return;

@@ -59,7 +59,7 @@ typedef struct clcdd_lcdd_config {
     int64_t es_window;          /* 20 */
     int es_patience;            /* 3 */
     float es_rel_change;        /* 0.01 */
-    float es_loss_factor;       /* 1.35 */
+    float es_loss_factor;       /* 1.35; <= 0: no loss criterion (stall only) */
 } clcdd_lcdd_config;
 
 /* ALGORITHMS.md §3 defaults (the paper-scale recipe). */

@@ -87,8 +87,20 @@ Test(lcdd_early_stop, loss_median_over_limit) {
     cr_expect(fabsf(es.es_last_median - 0.14f) < 1e-7f);
 }
 
-/* On the device: T_w 2, windows of 4 steps, patience 2 and a loss factor of 0 (every window's
- * median is over the limit), so the stop must fire after step index T_w + 2*4 = 10, i.e. with
+Test(lcdd_early_stop, loss_criterion_off) {
+    clcdd_lcdd_config c = es_config();
+    c.es_loss_factor = 0.0f; /* stall criterion only */
+    clcdd_lcdd_state es;
+    memset(&es, 0, sizeof es);
+    es.es_start_active = 1000;
+    int64_t active = 1000;
+    for (int i = 0; i < 6; i++) clcdd_lcdd_es_window(&c, &es, (size_t)(active -= 50), 9.0f, 9.0f, 0.13f, 0.1f);
+    cr_expect_eq(es.es_loss_runs, 0);
+    cr_expect_eq(es.stop, CLCDD_LCDD_STOP_NONE);
+}
+
+/* On the device: T_w 2, windows of 4 steps, patience 2 and a loss factor of 1e-6 (every window's
+ * median, a cross-entropy of about 4, is over the limit), so the stop must fire after step index T_w + 2*4 = 10, i.e. with
  * 11 steps done, and the recorded median must be the median of the last window's task losses. */
 Test(lcdd_early_stop, device_loop_stops_on_schedule) {
     clcdd_ctx *ctx = th_ctx();
@@ -120,7 +132,7 @@ Test(lcdd_early_stop, device_loop_stops_on_schedule) {
     c.early_stop = 1;
     c.es_window = 4;
     c.es_patience = 2;
-    c.es_loss_factor = 0.0f;
+    c.es_loss_factor = 1e-6f;
     clcdd_lcdd l;
     TH_OK(clcdd_lcdd_create(ctx, &base, &sft, &c, 9, &l));
     float losses[40];
