@@ -23,8 +23,10 @@ static const char *usage =
     "  --lcdd-lr X, --lcdd-theta-lr X, --lcdd-rho X, --lcdd-warmup N, --lcdd-lambda-min X\n"
     "               override the LCDD stage's weight lr, mask-logit lr, budget slack, T_w and\n"
     "               the floor of lambda\n"
-    "  --lcdd-kl-loss, --lcdd-early-stop\n"
-    "               LCDD with the KL-to-SFT task loss / with the optional early stop\n"
+    "  --lcdd-kl-loss  LCDD with the KL-to-SFT task loss instead of the cross-entropy\n"
+    "  --lcdd-no-early-stop\n"
+    "               run all --lcdd-steps (by default LCDD stops once the active-channel count\n"
+    "               has stalled for 3 windows of 20 steps with the loss under budget)\n"
     "  --lcdd-only  stop after the LCDD row (base, SFT and LCDD rows; no eraser stages)\n"
     "  --json       the table as JSON on stdout\n"
     "  --pretrain DIR [--pretrain-steps N]\n"
@@ -60,7 +62,7 @@ static void on_progress(const char *stage, size_t step, size_t steps, const char
 
 int clcdd_cmd_demo(int argc, char **argv) {
     clcdd_ctx_options copts = {0};
-    int json = 0, quick = 0, lcdd_only = 0, lcdd_kl = 0, lcdd_es = 0;
+    int json = 0, quick = 0, lcdd_only = 0, lcdd_kl = 0, lcdd_no_es = 0;
     float fv[4] = {-1, -1, -1, -1}; /* lcdd lr, theta lr, rho, lambda min */
     long long lcdd_warmup = -1;
     static const char *fv_names[4] = {"--lcdd-lr", "--lcdd-theta-lr", "--lcdd-rho", "--lcdd-lambda-min"};
@@ -82,8 +84,8 @@ int clcdd_cmd_demo(int argc, char **argv) {
             lcdd_only = 1;
         } else if (!strcmp(argv[i], "--lcdd-kl-loss")) {
             lcdd_kl = 1;
-        } else if (!strcmp(argv[i], "--lcdd-early-stop")) {
-            lcdd_es = 1;
+        } else if (!strcmp(argv[i], "--lcdd-no-early-stop")) {
+            lcdd_no_es = 1;
         } else if (cli_opt_value(argc, argv, &i, "--device", &v)) {
             if (!v) { fprintf(stderr, "clcdd demo: --device needs a value\n"); return EXIT_USAGE; }
             copts.device = v;
@@ -161,7 +163,7 @@ int clcdd_cmd_demo(int argc, char **argv) {
     if (lcdd_warmup >= 0) o.lcdd_warmup = lcdd_warmup;
     o.lcdd_only = lcdd_only;
     if (lcdd_kl) o.lcdd_kl_loss = 1;
-    if (lcdd_es) o.lcdd_early_stop = 1;
+    if (lcdd_no_es) o.lcdd_early_stop = 0;
     prog p = {isatty(2), cli_now(), cli_now(), ""};
     clcdd_demo_row rows[CLCDD_DEMO_ROWS];
     size_t n = 0;

@@ -27,14 +27,15 @@ void clcdd_demo_options_default(clcdd_demo_options *o, int quick) {
     o->seed = 42;
     o->eval_n = quick ? 32 : 400;
     o->sft_steps = quick ? 30 : 300;
-    o->lcdd_steps = quick ? 20 : 1500;
+    o->lcdd_steps = quick ? 20 : 1000;
     o->eraser_steps = quick ? 10 : 2000;
     o->pool_n = quick ? 64 : 2000;
     o->lcdd_lr = 1e-3f;
     o->lcdd_theta_lr = 0.1f;
-    o->lcdd_rho = 1.0f;
-    o->lcdd_warmup = quick ? 5 : 150;
+    o->lcdd_rho = 20.0f;
+    o->lcdd_warmup = quick ? 5 : 100;
     o->lcdd_lambda_min = 1e-6f;
+    o->lcdd_early_stop = 1;
 }
 
 clcdd_status clcdd_demo_load_base(clcdd_ctx *ctx, clcdd_model *m) {
@@ -231,9 +232,10 @@ static clcdd_status erase_and_score(demo_state *s, const char *name, const clcdd
 }
 
 static void lcdd_progress_msg(const clcdd_lcdd_state *st, char *msg, size_t cap) {
-    snprintf(msg, cap, "loss %.4f ema %.4f budget %.4f lambda %.3g active %zu/%zu (%.1f%% off)",
+    snprintf(msg, cap, "loss %.4f ema %.4f budget %.4f lambda %.3g active %zu/%zu (%.1f%% off)%s",
              st->last_loss, st->ema_hat, st->budget, st->lambda, st->active, st->total,
-             100.0 * (1.0 - (double)st->active / (double)st->total));
+             100.0 * (1.0 - (double)st->active / (double)st->total),
+             st->stop ? " early stop: sparsity stalled under budget" : "");
 }
 
 clcdd_status clcdd_demo_run(clcdd_ctx *ctx, const clcdd_demo_options *o,
@@ -295,7 +297,8 @@ clcdd_status clcdd_demo_run(clcdd_ctx *ctx, const clcdd_demo_options *o,
         if ((st = score(&s, "base", &s.base, NULL, 0, -1, t0, &rows[(*n_rows)++]))) goto done;
         if ((st = score(&s, "SFT", &s.sft, NULL, 0, -1, ts, &rows[(*n_rows)++]))) goto done;
     }
-    /* LCDD: the demo world's settings (rho 1.0, T_w 150, weight lr 1e-3; DEMO-WORLD.md) */
+    /* LCDD: the demo world's settings (docs/demo.md: rho 20, T_w 100, weight lr 1e-3 constant,
+     * 1000 steps; measured in docs/results.md) */
     {
         double tl = now();
         clcdd_lcdd_config lcfg;
@@ -311,6 +314,7 @@ clcdd_status clcdd_demo_run(clcdd_ctx *ctx, const clcdd_demo_options *o,
         lcfg.lambda_min = o->lcdd_lambda_min;
         lcfg.kl_loss = o->lcdd_kl_loss;
         lcfg.early_stop = o->lcdd_early_stop;
+        lcfg.es_loss_factor = 0.0f; /* stall criterion only: the budget is 21 x baseline */
         lcfg.seed = o->seed;
         if ((st = clcdd_lcdd_create(ctx, &s.base, &s.sft, &lcfg, sft_data.max_len, &lc))) goto done;
         for (int64_t i = 0; i < o->lcdd_steps && st == CLCDD_OK && !lc.es.stop; i++) {

@@ -285,6 +285,7 @@ static clcdd_status early_stop_step(clcdd_lcdd *l, int64_t s) {
     const clcdd_lcdd_config *c = &l->cfg;
     if (s < c->T_w || l->es.stop) return CLCDD_OK;
     clcdd_lcdd_state cur;
+    memset(&cur, 0, sizeof cur);
     if (s == c->T_w) {
         TRY(clcdd_lcdd_read_state(l, &cur));
         l->es.es_start_active = cur.active;
