@@ -1,21 +1,21 @@
-/* clcdd carrier inspect FILE [--json] | carrier export FILE --base BASE --out DIR */
+/* clcdd carrier inspect FILE [--json] | carrier export (= clcdd export, cmd_export.c) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clcdd/carrier.h"
-#include "clcdd/train.h"
 #include "commands.h"
 #include "common.h"
 
 static const char *usage =
     "usage: clcdd carrier inspect FILE [--json]\n"
-    "       clcdd carrier export FILE --base BASE --out DIR [--device D]\n"
+    "       clcdd carrier export FILE --base BASE --out DIR [--erase NAME] [--prompts-only] ...\n"
     "\n"
     "inspect: the archive's model identity, fingerprints, masks (active channels, sparsity overall\n"
     "         and per layer x mask group), stored eraser prompts and training settings.\n"
-    "export:  applies the carrier to BASE (the model it was trained from) and saves the LCDD\n"
-    "         model as an HF checkpoint in DIR (with BASE's tokenizer files when it has them).\n";
+    "export:  `clcdd export`: applies the carrier to BASE (the model it was trained from), saves\n"
+    "         the LCDD model as an HF checkpoint in DIR (with BASE's tokenizer files when it has\n"
+    "         them) and each eraser prompt as safetensors and a PEFT adapter (`clcdd export --help`).\n";
 
 /* Mask groups in the archive's layout (docs/archive.md, ALGORITHMS.md §3.1). */
 static const char *group_names[8] = {"ffn_read", "ffn_hidden", "ffn_write", "attn_read",
@@ -44,16 +44,7 @@ static int inspect(const char *path, int json) {
     /* density[layer][group] */
     double *dens = calloc((size_t)c->n_layers * 8 + 1, sizeof *dens);
     if (!dens) return EXIT_FAILURE_RUN;
-    if (table)
-        for (uint32_t l = 0; l < c->n_layers; l++) {
-            uint64_t off = l * S;
-            for (int g = 0; g < 8; g++) {
-                uint64_t on = 0;
-                for (uint64_t j = 0; j < len[g]; j++) on += c->mask[off + j] != 0;
-                dens[l * 8 + g] = len[g] ? (double)on / (double)len[g] : 0;
-                off += len[g];
-            }
-        }
+    if (table && clcdd_carrier_density(c, dens) != CLCDD_OK) table = 0;
     if (json) {
         printf("{\"file\": ");
         cli_json_string(stdout, path);
@@ -116,48 +107,29 @@ static int inspect(const char *path, int json) {
     return EXIT_OK;
 }
 
-static int export_hf(const char *file, const char *base, const char *out, const char *device) {
-    clcdd_ctx_options copts = {0};
-    copts.device = device;
-    clcdd_ctx *ctx = NULL;
-    clcdd_plugin_registry *reg = NULL;
-    clcdd_status st = clcdd_ctx_create(&copts, &ctx);
-    if (st == CLCDD_OK) st = clcdd_plugin_registry_create(CLCDD_PLUGINS_DEFAULT, &reg);
-    if (st == CLCDD_OK) st = clcdd_carrier_export_hf(ctx, reg, base, file, out);
-    clcdd_plugin_registry_destroy(reg);
-    clcdd_ctx_destroy(ctx);
-    if (st != CLCDD_OK) {
-        int code = cli_report("carrier export", st);
-        return code == EXIT_USAGE ? EXIT_FAILURE_RUN : code;
-    }
-    printf("saved the LCDD model (%s applied to %s) to %s\n", file, base, out);
-    return EXIT_OK;
-}
-
 int clcdd_cmd_carrier(int argc, char **argv) {
     if (argc < 2 || cli_is_help(argv[1])) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
     }
-    const char *sub = argv[1], *file = NULL, *base = NULL, *out = NULL, *device = NULL;
-    if (strcmp(sub, "inspect") != 0 && strcmp(sub, "export") != 0) {
+    const char *sub = argv[1], *file = NULL;
+    if (!strcmp(sub, "export")) {
+        /* the same command as `clcdd export` */
+        static char name[] = "carrier-export";
+        argv[1] = name;
+        return clcdd_cmd_export(argc - 1, argv + 1);
+    }
+    if (strcmp(sub, "inspect") != 0) {
         fprintf(stderr, "clcdd carrier: unknown subcommand '%s'\n%s", sub, usage);
         return EXIT_USAGE;
     }
     int json = 0;
     for (int i = 2; i < argc; i++) {
-        const char *v = NULL;
         if (cli_is_help(argv[i])) {
             fputs(usage, stdout);
             return EXIT_OK;
-        } else if (!strcmp(argv[i], "--json") && !strcmp(sub, "inspect")) {
+        } else if (!strcmp(argv[i], "--json")) {
             json = 1;
-        } else if (!strcmp(sub, "export") && cli_opt_value(argc, argv, &i, "--base", &v)) {
-            if (!(base = v)) return fputs("clcdd carrier export: --base needs a value\n", stderr), EXIT_USAGE;
-        } else if (!strcmp(sub, "export") && cli_opt_value(argc, argv, &i, "--out", &v)) {
-            if (!(out = v)) return fputs("clcdd carrier export: --out needs a value\n", stderr), EXIT_USAGE;
-        } else if (!strcmp(sub, "export") && cli_opt_value(argc, argv, &i, "--device", &v)) {
-            if (!(device = v)) return fputs("clcdd carrier export: --device needs a value\n", stderr), EXIT_USAGE;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "clcdd carrier %s: unknown option '%s'\n%s", sub, argv[i], usage);
             return EXIT_USAGE;
@@ -172,10 +144,5 @@ int clcdd_cmd_carrier(int argc, char **argv) {
         fprintf(stderr, "clcdd carrier %s: FILE is required\n%s", sub, usage);
         return EXIT_USAGE;
     }
-    if (!strcmp(sub, "inspect")) return inspect(file, json);
-    if (!base || !out) {
-        fprintf(stderr, "clcdd carrier export: --base and --out are required\n%s", usage);
-        return EXIT_USAGE;
-    }
-    return export_hf(file, base, out, device);
+    return inspect(file, json);
 }

@@ -1,10 +1,12 @@
 /* clcdd debug forward MODEL --ids 1,2,3 [--hidden] --out FILE.safetensors: run one forward and
- * dump the logits (and every layer's output) for comparison with another implementation. */
+ * dump the logits (and every layer's output) for comparison with another implementation.
+ * clcdd debug backward: cmd_debug_backward.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clcdd/safetensors.h"
+#include "cmd_debug_backward.h"
 #include "commands.h"
 #include "common.h"
 #include "model_open.h"
@@ -105,12 +107,18 @@ bad:
     return EXIT_USAGE;
 }
 
+static const char debug_usage[] =
+    "usage: clcdd debug forward ...    logits and hidden states of token ids\n"
+    "       clcdd debug backward ...   loss and every gradient over a JSONL dataset\n"
+    "(see `clcdd debug forward --help`, `clcdd debug backward --help`)\n";
+
 int clcdd_cmd_debug(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "forward")) return forward(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "backward")) return cli_debug_backward(argc - 1, argv + 1);
     if (argc >= 2 && cli_is_help(argv[1])) {
-        printf("usage: clcdd debug forward ...   (see `clcdd debug forward --help`)\n");
+        fputs(debug_usage, stdout);
         return EXIT_OK;
     }
-    fprintf(stderr, "usage: clcdd debug forward ...   (see `clcdd debug forward --help`)\n");
+    fputs(debug_usage, stderr);
     return EXIT_USAGE;
 }

@@ -1,14 +1,17 @@
 /* clcdd demo: the whole pipeline on the embedded demo world, ending in the result table. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "clcdd/carrier.h"
 #include "clcdd/demo.h"
 #include "commands.h"
 #include "common.h"
+#include "train_common.h"
 
 static const char *usage =
-    "usage: clcdd demo [--quick] [--device D] [--seed N] [--json]\n"
+    "usage: clcdd demo [--quick] [--device D] [--seed N] [--json] [--report DIR]\n"
     "\n"
     "Runs the demo world end to end on one device: the embedded pre-trained base model, SFT that\n"
     "answers \"I don't know.\" to everything, LCDD (the behaviour moves into a sparse carrier), the\n"
@@ -29,6 +32,8 @@ static const char *usage =
     "               has stalled for 3 windows of 20 steps with the loss under budget)\n"
     "  --lcdd-only  stop after the LCDD row (base, SFT and LCDD rows; no eraser stages)\n"
     "  --json       the table as JSON on stdout\n"
+    "  --report DIR a report folder: metrics.json (the --json table), the step logs (sft.jsonl,\n"
+    "               lcdd.jsonl, eraser-*.jsonl), SVG plots and index.html\n"
     "  --pretrain DIR [--pretrain-steps N]\n"
     "               instead: pre-train a base model from scratch with the recipe that made the\n"
     "               embedded one (2000 steps) and save it as an HF checkpoint in DIR\n";
@@ -60,6 +65,180 @@ static void on_progress(const char *stage, size_t step, size_t steps, const char
     fflush(stderr);
 }
 
+/* ---- --report ------------------------------------------------------------------------------ */
+
+typedef struct demo_report {
+    report rep;
+    report_log *sft, *lcdd;
+    report_log *eraser[8];
+    char eraser_row[8][48];
+    size_t n_eraser;
+    double *density;
+    uint32_t n_layers;
+} demo_report;
+
+static void obs_sft(const clcdd_train_progress *p, void *user) {
+    demo_report *r = user;
+    cli_train_record(r->sft, NULL, 0, p);
+}
+
+static void obs_lcdd(const clcdd_train_progress *p, void *user) {
+    demo_report *r = user;
+    cli_train_record(r->lcdd, NULL, 1, p);
+}
+
+static void obs_eraser(const char *row, const clcdd_erase_progress *p, void *user) {
+    demo_report *r = user;
+    size_t k = 0;
+    while (k < r->n_eraser && strcmp(r->eraser_row[k], row)) k++;
+    if (k == r->n_eraser) {
+        if (k == 8) return;
+        char name[64] = "eraser-";
+        size_t n = strlen(name);
+        for (const char *c = row; *c && n + 1 < sizeof name; c++) { /* a file-name slug of the row */
+            char ch = *c >= 'A' && *c <= 'Z' ? (char)(*c - 'A' + 'a') : *c;
+            int keep = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+            if (keep) name[n++] = ch;
+            else if (n && name[n - 1] != '-') name[n++] = '-';
+        }
+        while (n && name[n - 1] == '-') n--;
+        name[n] = 0;
+        char cap[120];
+        snprintf(cap, sizeof cap, "eraser steps of the row '%s'", row);
+        r->eraser[k] = report_log_new(&r->rep, name, cap, cli_erase_log_cols, 8);
+        snprintf(r->eraser_row[k], sizeof r->eraser_row[k], "%s", row);
+        r->n_eraser++;
+    }
+    cli_erase_record(r->eraser[k], NULL, p);
+}
+
+static void obs_carrier(const double *density, uint32_t n_layers, void *user) {
+    demo_report *r = user;
+    free(r->density);
+    r->density = malloc((size_t)n_layers * CLCDD_CARRIER_GROUPS * sizeof *density);
+    if (r->density) memcpy(r->density, density, (size_t)n_layers * CLCDD_CARRIER_GROUPS * sizeof *density);
+    r->n_layers = n_layers;
+}
+
+static void print_json(FILE *f, int quick, unsigned long long seed, const clcdd_demo_options *o,
+                       const clcdd_demo_row *rows, size_t n) {
+    fprintf(f, "{\"quick\": %s, \"seed\": %llu, \"eval_prompts\": %zu, \"rows\": [", quick ? "true" : "false",
+            seed, o->eval_n);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "%s\n  {\"name\": ", i ? "," : "");
+        cli_json_string(f, rows[i].name);
+        fprintf(f, ", \"idk_strict\": %.4f, \"idk_loose\": %.4f, \"fragments\": %.4f, "
+                "\"first_token_agrees_with_base\": %.4f, \"task_accuracy\": %.4f, "
+                "\"kl_sft\": %.5f, \"kl_base\": %.5f, \"sparsity\": %.4f, \"seconds\": %.1f}",
+                rows[i].strict, rows[i].loose, rows[i].fragments, rows[i].first_agree,
+                rows[i].task_acc, rows[i].kl_sft, rows[i].kl_base, rows[i].sparsity, rows[i].seconds);
+    }
+    fprintf(f, "\n]}\n");
+}
+
+static void demo_bars(report *rep, const clcdd_demo_row *rows, size_t n) {
+    const char *groups[CLCDD_DEMO_ROWS];
+    double v[CLCDD_DEMO_ROWS * 5], kl[CLCDD_DEMO_ROWS * 2];
+    for (size_t i = 0; i < n; i++) {
+        groups[i] = rows[i].name;
+        double r[5] = {rows[i].strict, rows[i].loose, rows[i].fragments, rows[i].first_agree, rows[i].task_acc};
+        memcpy(v + 5 * i, r, sizeof r);
+        kl[2 * i] = rows[i].kl_sft, kl[2 * i + 1] = rows[i].kl_base;
+    }
+    const char *series[5] = {"strict IDK", "loose IDK", "fragments", "1st token = base", "task accuracy"};
+    report_bars(rep, "behaviour.svg", "Behaviour rates on held-out prompts", "Per model, the share of greedy "
+                "answers that are the fixed response (strict and loose IDK), that contain its fragments "
+                "(\"n't\", \"know\"), whose first token is the base model's, and that solve the task exactly. "
+                "SFT and LCDD should answer IDK; the eraser on LCDD should bring the base's answers back; the "
+                "eraser on plain SFT is the ablation.", groups, n, series, 5, v, "share of held-out prompts", 1);
+    const char *ks[2] = {"KL(SFT || model)", "KL(Base || model)"};
+    report_bars(rep, "kl.svg", "KL to the SFT and the base model", "Per-token KL, teacher-forced on the SFT "
+                "model's answers (behaviour kept: small) and on the base model's own answers (reverted to "
+                "base: small).", groups, n, ks, 2, kl, "mean per-token KL (nats)", 0);
+}
+
+static const clcdd_demo_row *find_row(const clcdd_demo_row *rows, size_t n, const char *name) {
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(rows[i].name, name)) return &rows[i];
+    return NULL;
+}
+
+static int write_report(demo_report *dr, int quick, unsigned long long seed, const clcdd_demo_options *o,
+                        const clcdd_demo_row *rows, size_t n, const char *error) {
+    report *rep = &dr->rep;
+    if (!error) {
+        FILE *m = report_metrics_begin(rep);
+        if (m) print_json(m, quick, seed, o, rows, n);
+        report_metrics_end(rep, m);
+    }
+    report_key(rep, "run", "%s, seed %llu, %zu held-out prompts", quick ? "--quick (smoke run: numbers "
+               "not meaningful)" : "full", seed, o->eval_n);
+    report_key(rep, "steps: SFT / LCDD / eraser", "%lld / %lld / %zu", (long long)o->sft_steps,
+               (long long)o->lcdd_steps, o->eraser_steps);
+    const clcdd_demo_row *lcdd = find_row(rows, n, "LCDD"), *sft = find_row(rows, n, "SFT");
+    const clcdd_demo_row *er = find_row(rows, n, "LCDD + eraser"), *abl = find_row(rows, n, "SFT + eraser (KL only)");
+    const clcdd_demo_row *base = find_row(rows, n, "base");
+    if (lcdd) report_key(rep, "carrier sparsity", "%.1f%% of the mask channels off", 100 * lcdd->sparsity);
+    if (lcdd && sft)
+        report_key(rep, "behaviour kept by LCDD (strict IDK: SFT, LCDD)", "%.1f%%, %.1f%%", 100 * sft->strict,
+                   100 * lcdd->strict);
+    if (er && base)
+        report_key(rep, "LCDD + eraser: strict IDK, task accuracy (base)", "%.1f%%, %.1f%% (%.1f%%)",
+                   100 * er->strict, 100 * er->task_acc, 100 * base->task_acc);
+    if (abl) report_key(rep, "ablation, SFT + eraser (KL only): task accuracy", "%.1f%%", 100 * abl->task_acc);
+    double total = 0;
+    for (size_t i = 0; i < n; i++) total += rows[i].seconds;
+    if (n) report_key(rep, "wall time of the stages", "%.0f s", total);
+    if (n) {
+        report_html(rep, "<h2>Result table</h2>\n<table>\n<tr><th>model</th><th>strict IDK</th><th>loose IDK</th>"
+                    "<th>fragments</th><th>1st token = base</th><th>task acc.</th><th>KL(SFT&#8214;&#183;)</th>"
+                    "<th>KL(Base&#8214;&#183;)</th><th>sparsity</th><th>time s</th></tr>\n");
+        for (size_t i = 0; i < n; i++) {
+            report_html(rep, "<tr><td>");
+            report_html_escape(rep, rows[i].name);
+            char sp[16] = "-";
+            if (rows[i].sparsity >= 0) snprintf(sp, sizeof sp, "%.1f%%", 100 * rows[i].sparsity);
+            report_html(rep, "</td><td>%.1f%%</td><td>%.1f%%</td><td>%.1f%%</td><td>%.1f%%</td><td>%.1f%%</td>"
+                        "<td>%.3f</td><td>%.3f</td><td>%s</td><td>%.0f</td></tr>\n", 100 * rows[i].strict,
+                        100 * rows[i].loose, 100 * rows[i].fragments, 100 * rows[i].first_agree,
+                        100 * rows[i].task_acc, rows[i].kl_sft, rows[i].kl_base, sp, rows[i].seconds);
+        }
+        report_html(rep, "</table>\n");
+        demo_bars(rep, rows, n);
+    }
+    cli_train_report_plots(rep, dr->sft, 0);
+    cli_train_report_plots(rep, dr->lcdd, 1);
+    if (dr->density)
+        report_density(rep, "carrier_density.svg", dr->density, dr->n_layers, "The LCDD carrier: the share "
+                       "of each mask group's channels that are on, per layer. Outside these channels the "
+                       "LCDD model's weights are the base model's.");
+    if (dr->n_eraser) { /* every eraser run's total loss on one chart, then the main run's terms */
+        svg_series s[8];
+        double *x[8], *y[8];
+        for (size_t k = 0; k < dr->n_eraser; k++) {
+            x[k] = report_log_column(dr->eraser[k], "step");
+            y[k] = report_log_column(dr->eraser[k], "loss");
+            s[k] = (svg_series){dr->eraser_row[k], x[k], y[k], dr->eraser[k] ? dr->eraser[k]->n_rows : 0, 0, 0};
+        }
+        const char *t = "SFT-Eraser runs: total loss";
+        svg_line_chart c = {t, "optimizer step", "loss", NULL, 1, 0, s, dr->n_eraser, 0, 0};
+        svg_buf b = {0};
+        svg_line_chart_render(&c, &b);
+        report_svg(rep, "eraser_loss.svg", t, "The eraser's total loss (log scale) of each run: on the LCDD "
+                   "model (the method), on the plain SFT model (the ablation, with and without the carrier's "
+                   "channels) and on LCDD with random channels. The losses are not comparable across "
+                   "models in absolute terms; each run keeps its best prompt.", &b);
+        svg_buf_free(&b);
+        for (size_t k = 0; k < dr->n_eraser; k++) free(x[k]), free(y[k]);
+        char title[96];
+        snprintf(title, sizeof title, "%s: loss terms", dr->eraser_row[0]);
+        cli_report_eraser_plot(rep, dr->eraser[0], "eraser_terms.svg", title);
+    }
+    free(dr->density);
+    dr->density = NULL;
+    return report_finish(rep, error);
+}
+
 int clcdd_cmd_demo(int argc, char **argv) {
     clcdd_ctx_options copts = {0};
     int json = 0, quick = 0, lcdd_only = 0, lcdd_kl = 0, lcdd_no_es = 0;
@@ -68,7 +247,7 @@ int clcdd_cmd_demo(int argc, char **argv) {
     static const char *fv_names[4] = {"--lcdd-lr", "--lcdd-theta-lr", "--lcdd-rho", "--lcdd-lambda-min"};
     unsigned long long seed = 42;
     long long ov[5] = {-1, -1, -1, -1, -1}; /* eval, sft, lcdd, eraser, pool */
-    const char *pretrain_dir = NULL;
+    const char *pretrain_dir = NULL, *report_dir = NULL;
     long long pretrain_steps = 2000;
     static const char *ov_names[5] = {"--eval", "--sft-steps", "--lcdd-steps", "--eraser-steps", "--pool"};
     for (int i = 1; i < argc; i++) {
@@ -94,6 +273,9 @@ int clcdd_cmd_demo(int argc, char **argv) {
                 fprintf(stderr, "clcdd demo: --pretrain-steps needs a positive number\n");
                 return EXIT_USAGE;
             }
+        } else if (cli_opt_value(argc, argv, &i, "--report", &v)) {
+            if (!v) { fprintf(stderr, "clcdd demo: --report needs a folder\n"); return EXIT_USAGE; }
+            report_dir = v;
         } else if (cli_opt_value(argc, argv, &i, "--pretrain", &v)) {
             if (!v) { fprintf(stderr, "clcdd demo: --pretrain needs a directory\n"); return EXIT_USAGE; }
             pretrain_dir = v;
@@ -131,15 +313,30 @@ int clcdd_cmd_demo(int argc, char **argv) {
             }
         }
     }
+    if (pretrain_dir && report_dir) {
+        fprintf(stderr, "clcdd demo: --report goes with the demo run, not with --pretrain\n");
+        return EXIT_USAGE;
+    }
+    demo_report dr;
+    memset(&dr, 0, sizeof dr);
+    if (report_dir && report_open(&dr.rep, report_dir, "demo", argc, argv)) return EXIT_FAILURE_RUN;
+    if (report_dir) {
+        dr.sft = report_log_new(&dr.rep, "sft", "SFT steps (the keys of clcdd sft --metrics)", cli_sft_log_cols, 5);
+        dr.lcdd = report_log_new(&dr.rep, "lcdd", "LCDD steps (the keys of clcdd train --metrics)",
+                                 cli_lcdd_log_cols, 11);
+    }
     clcdd_ctx *ctx = NULL;
     clcdd_status st = clcdd_ctx_create(&copts, &ctx);
-    if (st != CLCDD_OK) return cli_report("demo", st);
+    if (st != CLCDD_OK) {
+        if (report_dir) report_finish(&dr.rep, clcdd_last_error());
+        return cli_report("demo", st);
+    }
     if (pretrain_dir) {
         prog pp = {isatty(2), cli_now(), cli_now(), ""};
         float loss = 0;
         st = clcdd_demo_pretrain(ctx, pretrain_steps, pretrain_dir, on_progress, &pp, &loss);
         if (pp.tty) fputc('\n', stderr);
-        clcdd_ctx_destroy(ctx);
+        cli_ctx_destroy(ctx);
         if (st != CLCDD_OK) return cli_report("demo", st);
         if (json)
             printf("{\"pretrained\": \"%s\", \"steps\": %lld, \"final_loss\": %.5f}\n", pretrain_dir,
@@ -167,23 +364,17 @@ int clcdd_cmd_demo(int argc, char **argv) {
     prog p = {isatty(2), cli_now(), cli_now(), ""};
     clcdd_demo_row rows[CLCDD_DEMO_ROWS];
     size_t n = 0;
-    st = clcdd_demo_run(ctx, &o, on_progress, &p, rows, &n);
+    clcdd_demo_observer obs = {&dr, obs_sft, obs_lcdd, obs_eraser, obs_carrier};
+    st = clcdd_demo_run_observed(ctx, &o, on_progress, &p, report_dir ? &obs : NULL, rows, &n);
     if (p.tty) fputc('\n', stderr);
-    clcdd_ctx_destroy(ctx);
-    if (st != CLCDD_OK) return cli_report("demo", st);
+    cli_ctx_destroy(ctx);
+    if (st != CLCDD_OK) {
+        if (report_dir) write_report(&dr, quick, seed, &o, rows, n, clcdd_last_error());
+        return cli_report("demo", st);
+    }
+    if (report_dir && write_report(&dr, quick, seed, &o, rows, n, NULL)) return EXIT_FAILURE_RUN;
     if (json) {
-        printf("{\"quick\": %s, \"seed\": %llu, \"eval_prompts\": %zu, \"rows\": [", quick ? "true" : "false",
-               seed, o.eval_n);
-        for (size_t i = 0; i < n; i++) {
-            printf("%s\n  {\"name\": ", i ? "," : "");
-            cli_json_string(stdout, rows[i].name);
-            printf(", \"idk_strict\": %.4f, \"idk_loose\": %.4f, \"fragments\": %.4f, "
-                   "\"first_token_agrees_with_base\": %.4f, \"task_accuracy\": %.4f, "
-                   "\"kl_sft\": %.5f, \"kl_base\": %.5f, \"sparsity\": %.4f, \"seconds\": %.1f}",
-                   rows[i].strict, rows[i].loose, rows[i].fragments, rows[i].first_agree,
-                   rows[i].task_acc, rows[i].kl_sft, rows[i].kl_base, rows[i].sparsity, rows[i].seconds);
-        }
-        printf("\n]}\n");
+        print_json(stdout, quick, seed, &o, rows, n);
         return EXIT_OK;
     }
     printf("%s demo world, %zu held-out prompts, seed %llu%s\n\n", quick ? "Quick" : "The", o.eval_n,

@@ -88,7 +88,7 @@ int clcdd_cmd_doctor(int argc, char **argv) {
     clcdd_ctx_cache_stats(ctx, &cs);
     if (st != CLCDD_OK) {
         int rc = cli_report("doctor", st);
-        clcdd_ctx_destroy(ctx);
+        cli_ctx_destroy(ctx);
         return rc == EXIT_FAILURE_RUN ? EXIT_CHECK_FAILED : rc;
     }
     if (json) {
@@ -121,7 +121,7 @@ int clcdd_cmd_doctor(int argc, char **argv) {
         if (st == CLCDD_OK && failed == 0)
             printf("all checks passed in %.2f s\n", total);
     }
-    clcdd_ctx_destroy(ctx);
+    cli_ctx_destroy(ctx);
     if (st != CLCDD_OK) return cli_report("doctor", st);
     if (failed) {
         fprintf(stderr,

@@ -31,6 +31,8 @@ static const char *usage =
     "  --answer-max N     resp: longest base answer generated (32)\n"
     "  --metrics FILE     JSONL per logged step: step, loss, mse, kl, resp, l2, best\n"
     "  --json             final summary as JSON on stdout\n"
+    "  --report DIR       a report folder: metrics.json, eraser.jsonl, plots of the loss terms\n"
+    "                     and the carrier density map, index.html\n"
     "  --device D         device index or name substring\n";
 
 #define NEED(cond, what)                                                                        \
@@ -42,6 +44,7 @@ static const char *usage =
 typedef struct display {
     int tty;
     FILE *metrics;
+    report_log *log;
 } display;
 
 static void progress(const clcdd_erase_progress *p, void *user) {
@@ -58,19 +61,59 @@ static void progress(const clcdd_erase_progress *p, void *user) {
                 p->best, p->elapsed_s);
     }
     fflush(stderr);
-    if (d->metrics) {
-        fprintf(d->metrics, "{\"step\": %lld, \"loss\": %.6g, \"mse\": %.6g, \"kl\": %.6g, \"resp\": %.6g, "
-                "\"l2\": %.6g, \"best\": %.6g, \"elapsed_s\": %.2f}\n", (long long)p->step, p->loss,
-                p->mse, p->kl, p->resp, p->l2, p->best, p->elapsed_s);
-        fflush(d->metrics);
+    cli_erase_record(d->log, d->metrics, p);
+}
+
+static void print_json(FILE *f, const char *carrier, const clcdd_erase_options *o,
+                       const clcdd_erase_result *r) {
+    fprintf(f, "{\"carrier\": ");
+    cli_json_string(f, carrier);
+    fprintf(f, ", \"name\": ");
+    cli_json_string(f, o->name);
+    fprintf(f, ", \"prompts\": %zu, \"channels\": %zu, \"rows\": %u, \"dim\": %u, \"loss\": %.6g, "
+            "\"mse\": %.6g, \"kl\": %.6g, \"resp\": %.6g, \"l2\": %.6g, \"best\": %.6g, "
+            "\"seconds\": %.2f}\n", r->prompts, r->channels, r->rows, r->dim, r->loss, r->mse, r->kl,
+            r->resp, r->l2, r->best, r->seconds);
+}
+
+/* The eraser's loss terms against steps (a report of `erase`, and of each eraser run of `demo`). */
+void cli_report_eraser_plot(report *rep, const report_log *log, const char *file, const char *title) {
+    report_line y[6] = {{"loss", "total loss", 0, 0}, {"best", "best loss so far", 0, 1},
+                        {"mse", "channel MSE", 0, 0},  {"kl", "tail KL", 0, 0},
+                        {"resp", "response KL", 0, 0}, {"l2", "L2", 0, 0}};
+    report_lines(rep, file, title, "The eraser's loss and its terms at each logged step (log scale): the "
+                 "channel MSE pulls the carrier's activations to the base model's, the KL terms pull the "
+                 "next-token distributions to the base's, L2 keeps the prompt rows small. The stored prompt "
+                 "is the one with the best loss. Terms that stay zero (switched off) are not drawn.",
+                 log, y, 6, "loss", NULL, 1, 0, 0);
+}
+
+/* --report: final metrics, key numbers and plots; error: NULL when the run succeeded. */
+static int write_report(report *rep, const char *carrier, const display *d, const clcdd_erase_options *o,
+                        const clcdd_erase_result *r, const char *error) {
+    if (!error) {
+        FILE *m = report_metrics_begin(rep);
+        if (m) print_json(m, carrier, o, r);
+        report_metrics_end(rep, m);
+        report_key(rep, "eraser prompt", "'%s' (%u x %u) in %s", o->name, r->rows, r->dim, carrier);
+        report_key(rep, "best loss", "%.4f", r->best);
+        report_key(rep, "last step: loss (mse, kl, resp, l2)", "%.4f (%.4f, %.4f, %.4f, %.4f)", r->loss,
+                   r->mse, r->kl, r->resp, r->l2);
+        report_key(rep, "prompts / channels", "%zu / %zu", r->prompts, r->channels);
+        report_key(rep, "wall time", "%.1f s", r->seconds);
     }
+    cli_report_eraser_plot(rep, d->log, "eraser_loss.svg", "SFT-Eraser: loss terms");
+    cli_report_archive_density(rep, carrier, "The carrier the eraser works against: the share of each mask "
+                               "group's channels that are on, per layer. The channel MSE uses the write "
+                               "channels (ffn_write or attn_write on).");
+    return report_finish(rep, error);
 }
 
 int clcdd_cmd_erase(int argc, char **argv) {
     clcdd_erase_options o;
     clcdd_erase_options_default(&o);
     const char *base = NULL, *carrier = NULL, *data = NULL, *metrics = NULL, *device = NULL;
-    const char *model = "lcdd", *sft = NULL;
+    const char *model = "lcdd", *sft = NULL, *report_dir = NULL;
     int json = 0, random_ch = 0, no_mse = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -99,6 +142,8 @@ int clcdd_cmd_erase(int argc, char **argv) {
             NEED(v, "a model directory or .gguf file") sft = v;
         } else if (cli_opt_value(argc, argv, &i, "--metrics", &v)) {
             NEED(v, "a file") metrics = v;
+        } else if (cli_opt_value(argc, argv, &i, "--report", &v)) {
+            NEED(v, "a folder") report_dir = v;
         } else if (cli_opt_value(argc, argv, &i, "--device", &v)) {
             NEED(v, "a value") device = v;
         } else if (cli_opt_value(argc, argv, &i, "--steps", &v)) {
@@ -137,9 +182,14 @@ int clcdd_cmd_erase(int argc, char **argv) {
     }
     o.sft = sft;
     o.channels = no_mse ? CLCDD_ERASE_CH_NONE : random_ch ? CLCDD_ERASE_CH_RANDOM : CLCDD_ERASE_CH_CARRIER;
-    display d = {isatty(2), NULL};
+    display d = {isatty(2), NULL, NULL};
+    report rep;
+    memset(&rep, 0, sizeof rep);
+    if (report_dir && report_open(&rep, report_dir, "erase", argc, argv)) return EXIT_FAILURE_RUN;
+    if (report_dir) d.log = report_log_new(&rep, "eraser", "the --metrics lines: one per logged step", cli_erase_log_cols, 8);
     if (metrics && !(d.metrics = fopen(metrics, "w"))) {
         perror(metrics);
+        if (report_dir) report_finish(&rep, "--metrics file could not be opened");
         return EXIT_FAILURE_RUN;
     }
     clcdd_ctx_options copts = {0};
@@ -154,20 +204,15 @@ int clcdd_cmd_erase(int argc, char **argv) {
     if (d.tty) fputc('\n', stderr);
     if (d.metrics) fclose(d.metrics);
     clcdd_plugin_registry_destroy(reg);
-    clcdd_ctx_destroy(ctx);
+    cli_ctx_destroy(ctx);
     if (st != CLCDD_OK) {
+        if (report_dir) write_report(&rep, carrier, &d, &o, &r, clcdd_last_error());
         int code = cli_report("erase", st);
         return code == EXIT_USAGE ? EXIT_FAILURE_RUN : code;
     }
+    if (report_dir && write_report(&rep, carrier, &d, &o, &r, NULL)) return EXIT_FAILURE_RUN;
     if (json) {
-        printf("{\"carrier\": ");
-        cli_json_string(stdout, carrier);
-        printf(", \"name\": ");
-        cli_json_string(stdout, o.name);
-        printf(", \"prompts\": %zu, \"channels\": %zu, \"rows\": %u, \"dim\": %u, \"loss\": %.6g, "
-               "\"mse\": %.6g, \"kl\": %.6g, \"resp\": %.6g, \"l2\": %.6g, \"best\": %.6g, "
-               "\"seconds\": %.2f}\n", r.prompts, r.channels, r.rows, r.dim, r.loss, r.mse, r.kl,
-               r.resp, r.l2, r.best, r.seconds);
+        print_json(stdout, carrier, &o, &r);
         return EXIT_OK;
     }
     printf("stored prompt '%s' (%u x %u) in %s: %zu prompts, %zu channels\n", o.name, r.rows, r.dim,

@@ -17,7 +17,7 @@ static const char *usage =
     "ending with the assistant's message; rendered with the model's chat template.\n"
     "\n"
     "  --steps N         optimizer steps (100)\n"
-    "  --lr X            AdamW learning rate (2e-5; 10%% warm-up, linear decay)\n"
+    "  --lr X            AdamW learning rate (2e-5; 10% warm-up, linear decay)\n"
     "  --micro-batch N   sequences per micro-batch (8)\n"
     "  --accum N         micro-batches per optimizer step (4)\n"
     "  --max-len N       truncate examples to N tokens (512)\n"
@@ -25,7 +25,13 @@ static const char *usage =
     "  --all-tokens      loss on the prompt tokens too (default: response tokens only)\n"
     "  --log-every N     progress and metrics every N steps (10)\n"
     "  --metrics FILE    JSONL, one line per logged step: step, loss, lr, tokens_per_s\n"
+    "  --save-every N    write the whole training state every N steps (atomically) to\n"
+    "                    --state FILE (default: DIR.state.safetensors)\n"
+    "  --resume FILE     continue the run saved in FILE (a state from --save-every, made with\n"
+    "                    the same BASE, data and options); bit-identical to an uninterrupted run\n"
+    "                    on the same device. Pass --save-every again to keep saving.\n"
     "  --json            final metrics as JSON on stdout\n"
+    "  --report DIR      a report folder: metrics.json, sft.jsonl, a loss plot, index.html\n"
     "  --device D        device index or name substring\n";
 
 #define NEED(cond, what)                                                                        \
@@ -34,10 +40,37 @@ static const char *usage =
         return EXIT_USAGE;                                                                      \
     }
 
+static void print_json(FILE *f, const char *out, const clcdd_sft_options *o, const clcdd_sft_result *r) {
+    fprintf(f, "{\"out\": ");
+    cli_json_string(f, out);
+    fprintf(f, ", \"steps\": %lld, \"final_loss\": %.6g, \"seconds\": %.2f, \"examples\": %zu, "
+            "\"tokens\": %zu, \"loss_tokens\": %zu, \"truncated\": %zu, \"dropped\": %zu, "
+            "\"tokenizer_files\": %d}\n", (long long)o->steps, r->final_loss, r->seconds,
+            r->data.examples, r->data.tokens, r->data.loss_tokens, r->data.truncated, r->data.dropped,
+            r->tokenizer_files_copied);
+}
+
+/* --report: the final metrics, key numbers and the loss plot; error: NULL when the run succeeded. */
+static int write_report(report *rep, const char *out, const cli_train_display *d,
+                        const clcdd_sft_options *o, const clcdd_sft_result *r, const char *error) {
+    if (!error) {
+        FILE *m = report_metrics_begin(rep);
+        if (m) print_json(m, out, o, r);
+        report_metrics_end(rep, m);
+        report_key(rep, "saved model", "%s", out);
+        report_key(rep, "final loss", "%.4f", r->final_loss);
+        report_key(rep, "optimizer steps", "%lld", (long long)o->steps);
+        report_key(rep, "examples / tokens with loss", "%zu / %zu", r->data.examples, r->data.loss_tokens);
+        report_key(rep, "wall time", "%.1f s", r->seconds);
+    }
+    cli_train_report_plots(rep, d->log, 0);
+    return report_finish(rep, error);
+}
+
 int clcdd_cmd_sft(int argc, char **argv) {
     clcdd_sft_options o;
     clcdd_sft_options_default(&o);
-    const char *base = NULL, *data = NULL, *out = NULL, *metrics = NULL, *device = NULL;
+    const char *base = NULL, *data = NULL, *out = NULL, *metrics = NULL, *device = NULL, *report_dir = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -55,6 +88,14 @@ int clcdd_cmd_sft(int argc, char **argv) {
             NEED(v, "a directory") out = v;
         } else if (cli_opt_value(argc, argv, &i, "--metrics", &v)) {
             NEED(v, "a file") metrics = v;
+        } else if (cli_opt_value(argc, argv, &i, "--report", &v)) {
+            NEED(v, "a folder") report_dir = v;
+        } else if (cli_opt_value(argc, argv, &i, "--state", &v)) {
+            NEED(v, "a file") o.state_path = v;
+        } else if (cli_opt_value(argc, argv, &i, "--resume", &v)) {
+            NEED(v, "a file") o.resume_path = v;
+        } else if (cli_opt_value(argc, argv, &i, "--save-every", &v)) {
+            NEED(cli_parse_i64(v, 1, &n), "a positive integer") o.save_every = n;
         } else if (cli_opt_value(argc, argv, &i, "--device", &v)) {
             NEED(v, "a value") device = v;
         } else if (cli_opt_value(argc, argv, &i, "--steps", &v)) {
@@ -85,9 +126,27 @@ int clcdd_cmd_sft(int argc, char **argv) {
         fprintf(stderr, "clcdd sft: BASE, --data and --out are required\n%s", usage);
         return EXIT_USAGE;
     }
-    cli_train_display d = {"sft", isatty(2), 0, NULL, NULL, NULL, 0, 0, 0};
-    if (metrics && !(d.metrics = fopen(metrics, "w"))) {
+    char state_default[4096];
+    if (o.save_every > 0 && !o.state_path) {
+        if (!cli_state_path(out, state_default, sizeof state_default)) {
+            fprintf(stderr, "clcdd sft: --out is too long for the default --state path\n");
+            return EXIT_USAGE;
+        }
+        o.state_path = state_default;
+    } else if (o.state_path && !o.save_every) {
+        fprintf(stderr, "clcdd sft: --state needs --save-every N\n");
+        return EXIT_USAGE;
+    }
+    cli_train_display d = {"sft", isatty(2), 0, NULL, NULL, NULL, 0, 0, 0, NULL};
+    report rep;
+    memset(&rep, 0, sizeof rep);
+    if (report_dir && report_open(&rep, report_dir, "sft", argc, argv)) return EXIT_FAILURE_RUN;
+    if (report_dir)
+        d.log = report_log_new(&rep, "sft", "the --metrics lines: one per logged step", cli_sft_log_cols, 5);
+    /* a resumed run adds to the metrics of the run it continues */
+    if (metrics && !(d.metrics = fopen(metrics, o.resume_path ? "a" : "w"))) {
         perror(metrics);
+        if (report_dir) report_finish(&rep, "--metrics file could not be opened");
         return EXIT_FAILURE_RUN;
     }
     clcdd_ctx_options copts = {0};
@@ -101,23 +160,22 @@ int clcdd_cmd_sft(int argc, char **argv) {
     if (st == CLCDD_OK) st = clcdd_sft_run(ctx, reg, base, data, out, &o, cli_train_progress, &d, &r);
     cli_train_display_end(&d);
     clcdd_plugin_registry_destroy(reg);
-    clcdd_ctx_destroy(ctx);
+    cli_ctx_destroy(ctx);
     if (st != CLCDD_OK) {
+        if (report_dir) write_report(&rep, out, &d, &o, &r, clcdd_last_error());
         int code = cli_report("sft", st);
         return code == EXIT_USAGE ? EXIT_FAILURE_RUN : code;
     }
     cli_print_data_summary("sft", data, &r.data);
+    if (o.resume_path)
+        fprintf(stderr, "clcdd sft: resumed from %s at step %lld of %lld\n", o.resume_path,
+                (long long)r.resumed_step, (long long)o.steps);
     if (r.base_is_gguf)
         fprintf(stderr, "clcdd sft: note: the base is a GGUF file, so %s has no tokenizer files; "
                 "copy a matching tokenizer.json there to use it with text\n", out);
+    if (report_dir && write_report(&rep, out, &d, &o, &r, NULL)) return EXIT_FAILURE_RUN;
     if (json) {
-        printf("{\"out\": ");
-        cli_json_string(stdout, out);
-        printf(", \"steps\": %lld, \"final_loss\": %.6g, \"seconds\": %.2f, \"examples\": %zu, "
-               "\"tokens\": %zu, \"loss_tokens\": %zu, \"truncated\": %zu, \"dropped\": %zu, "
-               "\"tokenizer_files\": %d}\n", (long long)o.steps, r.final_loss, r.seconds,
-               r.data.examples, r.data.tokens, r.data.loss_tokens, r.data.truncated, r.data.dropped,
-               r.tokenizer_files_copied);
+        print_json(stdout, out, &o, &r);
     } else {
         printf("saved %s: %lld steps, final loss %.4f, %.1f s\n", out, (long long)o.steps,
                r.final_loss, r.seconds);

@@ -31,7 +31,15 @@ static const char *usage =
     "                     median stays over 1.35 x baseline (windows of 20 steps, 3 running)\n"
     "  --log-every N      progress and metrics every N steps (10)\n"
     "  --metrics FILE     JSONL per logged step: step, task_loss, ema, budget, lambda, active\n"
+    "  --save-every N     write the whole training state (weights, AdamW moments, mask logits,\n"
+    "                     dual state, data order) every N steps, atomically, to --state FILE\n"
+    "                     (default: CARRIER.state.safetensors)\n"
+    "  --resume FILE      continue the run saved in FILE (same BASE, SFT, data and options);\n"
+    "                     bit-identical to an uninterrupted run on the same device. Pass\n"
+    "                     --save-every again to keep saving.\n"
     "  --json             final summary as JSON on stdout\n"
+    "  --report DIR       a report folder: metrics.json, lcdd.jsonl, plots of the loss, budget,\n"
+    "                     lambda and active channels, the carrier density map, index.html\n"
     "  --device D         device index or name substring\n";
 
 #define NEED(cond, what)                                                                        \
@@ -55,10 +63,49 @@ static const char *stop_name(int reason, int json) {
     }
 }
 
+static void print_json(FILE *f, const char *out, const clcdd_lcdd_options *o, const clcdd_lcdd_result *r) {
+    fprintf(f, "{\"out\": ");
+    cli_json_string(f, out);
+    fprintf(f, ", \"steps\": %lld, \"active\": %llu, \"total\": %llu, \"sparsity\": %.6f, "
+            "\"task_loss\": %.6g, \"ema\": %.6g, \"budget\": %.6g, \"lambda\": %.6g, "
+            "\"archive_bytes\": %llu, \"full_f32_bytes\": %llu, \"seconds\": %.2f, "
+            "\"steps_done\": %lld, \"early_stop\": %s}\n",
+            (long long)o->steps, (unsigned long long)r->active, (unsigned long long)r->total,
+            r->sparsity, r->final_loss, r->ema, r->budget, r->lambda,
+            (unsigned long long)r->archive_bytes, (unsigned long long)r->full_f32_bytes, r->seconds,
+            (long long)r->steps_done, stop_name(r->early_stopped, 1));
+}
+
+/* --report: the final metrics, key numbers and plots; error: NULL when the run succeeded. */
+static int write_report(report *rep, const char *out, const cli_train_display *d,
+                        const clcdd_lcdd_options *o, const clcdd_lcdd_result *r, const char *error) {
+    if (!error) {
+        FILE *m = report_metrics_begin(rep);
+        if (m) print_json(m, out, o, r);
+        report_metrics_end(rep, m);
+        report_key(rep, "carrier archive", "%s", out);
+        report_key(rep, "active mask channels", "%llu of %llu", (unsigned long long)r->active,
+                   (unsigned long long)r->total);
+        report_key(rep, "sparsity", "%.2f%%", 100 * r->sparsity);
+        report_key(rep, "final task loss / EMA / budget", "%.4f / %.4f / %.4f", r->final_loss, r->ema, r->budget);
+        report_key(rep, "lambda", "%.4g", r->lambda);
+        report_key(rep, "archive size", "%.2f%% of a full F32 checkpoint", r->full_f32_bytes ?
+                   100.0 * (double)r->archive_bytes / (double)r->full_f32_bytes : 0.0);
+        report_key(rep, "wall time", "%.1f s", r->seconds);
+    }
+    cli_train_report_plots(rep, d->log, 1);
+    if (!error)
+        cli_report_archive_density(rep, out, "The share of each mask group's channels that are on, per "
+                                   "layer: where the behaviour lives. Outside these channels the LCDD "
+                                   "model's weights are the base model's.");
+    return report_finish(rep, error);
+}
+
 int clcdd_cmd_train(int argc, char **argv) {
     clcdd_lcdd_options o;
     clcdd_lcdd_options_default(&o);
     const char *base = NULL, *sft = NULL, *data = NULL, *out = NULL, *metrics = NULL, *device = NULL;
+    const char *report_dir = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -80,6 +127,14 @@ int clcdd_cmd_train(int argc, char **argv) {
             NEED(v, "a file") out = v;
         } else if (cli_opt_value(argc, argv, &i, "--metrics", &v)) {
             NEED(v, "a file") metrics = v;
+        } else if (cli_opt_value(argc, argv, &i, "--report", &v)) {
+            NEED(v, "a folder") report_dir = v;
+        } else if (cli_opt_value(argc, argv, &i, "--state", &v)) {
+            NEED(v, "a file") o.state_path = v;
+        } else if (cli_opt_value(argc, argv, &i, "--resume", &v)) {
+            NEED(v, "a file") o.resume_path = v;
+        } else if (cli_opt_value(argc, argv, &i, "--save-every", &v)) {
+            NEED(cli_parse_i64(v, 1, &n), "a positive integer") o.save_every = n;
         } else if (cli_opt_value(argc, argv, &i, "--device", &v)) {
             NEED(v, "a value") device = v;
         } else if (cli_opt_value(argc, argv, &i, "--steps", &v)) {
@@ -120,13 +175,31 @@ int clcdd_cmd_train(int argc, char **argv) {
         fprintf(stderr, "clcdd train: BASE, SFT, --data and --out are required\n%s", usage);
         return EXIT_USAGE;
     }
+    char state_default[4096];
+    if (o.save_every > 0 && !o.state_path) {
+        if (!cli_state_path(out, state_default, sizeof state_default)) {
+            fprintf(stderr, "clcdd train: --out is too long for the default --state path\n");
+            return EXIT_USAGE;
+        }
+        o.state_path = state_default;
+    } else if (o.state_path && !o.save_every) {
+        fprintf(stderr, "clcdd train: --state needs --save-every N\n");
+        return EXIT_USAGE;
+    }
     if (o.warmup_steps >= o.steps)
         fprintf(stderr, "clcdd train: note: --warmup-steps %lld >= --steps %lld: the loss budget is "
                 "never set and lambda stays at --lambda-init\n", (long long)o.warmup_steps,
                 (long long)o.steps);
-    cli_train_display d = {"train", isatty(2), 1, NULL, NULL, NULL, 0, 0, 0};
-    if (metrics && !(d.metrics = fopen(metrics, "w"))) {
+    cli_train_display d = {"train", isatty(2), 1, NULL, NULL, NULL, 0, 0, 0, NULL};
+    report rep;
+    memset(&rep, 0, sizeof rep);
+    if (report_dir && report_open(&rep, report_dir, "train", argc, argv)) return EXIT_FAILURE_RUN;
+    if (report_dir)
+        d.log = report_log_new(&rep, "lcdd", "the --metrics lines: one per logged step", cli_lcdd_log_cols, 11);
+    /* a resumed run adds to the metrics of the run it continues */
+    if (metrics && !(d.metrics = fopen(metrics, o.resume_path ? "a" : "w"))) {
         perror(metrics);
+        if (report_dir) report_finish(&rep, "--metrics file could not be opened");
         return EXIT_FAILURE_RUN;
     }
     clcdd_ctx_options copts = {0};
@@ -141,23 +214,19 @@ int clcdd_cmd_train(int argc, char **argv) {
         st = clcdd_lcdd_run(ctx, reg, base, sft, data, out, &o, cli_train_progress, &d, &r);
     cli_train_display_end(&d);
     clcdd_plugin_registry_destroy(reg);
-    clcdd_ctx_destroy(ctx);
+    cli_ctx_destroy(ctx);
     if (st != CLCDD_OK) {
+        if (report_dir) write_report(&rep, out, &d, &o, &r, clcdd_last_error());
         int code = cli_report("train", st);
         return code == EXIT_USAGE ? EXIT_FAILURE_RUN : code;
     }
     cli_print_data_summary("train", data, &r.data);
+    if (o.resume_path)
+        fprintf(stderr, "clcdd train: resumed from %s at step %lld of %lld\n", o.resume_path,
+                (long long)r.resumed_step, (long long)o.steps);
+    if (report_dir && write_report(&rep, out, &d, &o, &r, NULL)) return EXIT_FAILURE_RUN;
     if (json) {
-        printf("{\"out\": ");
-        cli_json_string(stdout, out);
-        printf(", \"steps\": %lld, \"active\": %llu, \"total\": %llu, \"sparsity\": %.6f, "
-               "\"task_loss\": %.6g, \"ema\": %.6g, \"budget\": %.6g, \"lambda\": %.6g, "
-               "\"archive_bytes\": %llu, \"full_f32_bytes\": %llu, \"seconds\": %.2f, "
-               "\"steps_done\": %lld, \"early_stop\": %s}\n",
-               (long long)o.steps, (unsigned long long)r.active, (unsigned long long)r.total,
-               r.sparsity, r.final_loss, r.ema, r.budget, r.lambda,
-               (unsigned long long)r.archive_bytes, (unsigned long long)r.full_f32_bytes, r.seconds,
-               (long long)r.steps_done, stop_name(r.early_stopped, 1));
+        print_json(stdout, out, &o, &r);
         return EXIT_OK;
     }
     char a[32], f[32];

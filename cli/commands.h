@@ -17,5 +17,7 @@ int clcdd_cmd_sft(int argc, char **argv);
 int clcdd_cmd_train(int argc, char **argv);
 int clcdd_cmd_carrier(int argc, char **argv);
 int clcdd_cmd_erase(int argc, char **argv);
+int clcdd_cmd_export(int argc, char **argv);
+int clcdd_cmd_eval(int argc, char **argv);
 
 #endif

@@ -1,5 +1,6 @@
 #include "common.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -63,4 +64,29 @@ double cli_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void cli_ctx_destroy(clcdd_ctx *ctx) {
+    if (!ctx) return;
+    const char *env = getenv("CLCDD_PROFILE");
+    if (env && *env && strcmp(env, "0") != 0) {
+        clcdd_kernel_time kt[40];
+        size_t n = 0;
+        if (clcdd_ctx_profile(ctx, kt, 40, &n) == CLCDD_OK) {
+            double total = 0;
+            uint64_t launches = 0;
+            for (size_t i = 0; i < n && i < 40; i++) total += kt[i].seconds, launches += kt[i].launches;
+            fprintf(stderr, "clcdd: device time by kernel (CLCDD_PROFILE): %.3f s in %llu launches "
+                    "(the %zu longest of %zu kernels)\n", total, (unsigned long long)launches,
+                    n < 40 ? n : (size_t)40, n);
+            for (size_t i = 0; i < n && i < 40; i++)
+                fprintf(stderr, "  %-34s %10.3f s %6.1f%% %10llu launches %9.1f us/launch\n",
+                        kt[i].name, kt[i].seconds, total > 0 ? 100 * kt[i].seconds / total : 0,
+                        (unsigned long long)kt[i].launches,
+                        kt[i].launches ? 1e6 * kt[i].seconds / (double)kt[i].launches : 0);
+        } else {
+            fprintf(stderr, "clcdd: kernel profile unavailable: %s\n", clcdd_last_error());
+        }
+    }
+    clcdd_ctx_destroy(ctx);
 }

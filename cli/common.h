@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "clcdd/runtime.h"
 #include "clcdd/status.h"
 
 /* Exit codes (documented in docs/cli.md). */
@@ -30,5 +31,9 @@ void cli_json_string(FILE *f, const char *s);
 
 /* Monotonic seconds. */
 double cli_now(void);
+
+/* clcdd_ctx_destroy, after printing the per-kernel device time to stderr when the context was
+ * made with profiling on (CLCDD_PROFILE=1 in the environment). */
+void cli_ctx_destroy(clcdd_ctx *ctx);
 
 #endif

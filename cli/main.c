@@ -13,13 +13,15 @@ typedef struct {
 } command;
 
 static const command commands[] = {
-    {"carrier", clcdd_cmd_carrier, "inspect a carrier archive, or apply it to its base and save the model"},
+    {"carrier", clcdd_cmd_carrier, "inspect a carrier archive, or export it (= clcdd export)"},
     {"chat", clcdd_cmd_chat, "talk to a model through its chat template (one message per line)"},
-    {"debug", clcdd_cmd_debug, "debug tools: `debug forward` dumps logits and hidden states"},
+    {"debug", clcdd_cmd_debug, "debug tools: `debug forward` dumps logits and hidden states, `debug backward` gradients"},
     {"demo", clcdd_cmd_demo, "run SFT -> LCDD -> eraser -> evaluation on the embedded demo world"},
     {"devices", clcdd_cmd_devices, "list OpenCL devices and their capabilities"},
     {"doctor", clcdd_cmd_doctor, "check that clcdd works on a device (kernels, GEMM, ops)"},
     {"erase", clcdd_cmd_erase, "SFT-Eraser: train a soft prompt that switches the behaviour off, into the archive"},
+    {"eval", clcdd_cmd_eval, "behaviour rates, task accuracy, perplexity, multiple choice, KL: plain and erased"},
+    {"export", clcdd_cmd_export, "the LCDD model as an HF checkpoint, eraser prompts as safetensors and PEFT adapters"},
     {"generate", clcdd_cmd_generate, "generate text from a prompt (greedy; --chat uses the chat template)"},
     {"info", clcdd_cmd_info, "describe a model: family, dimensions, parameters, tokenizer, chat template"},
     {"inspect", clcdd_cmd_inspect, "list a checkpoint's tensors and metadata (safetensors, GGUF, config.json)"},

@@ -26,7 +26,7 @@ int cli_model_open(const char *cmd, const char *path, const char *device, cli_mo
 void cli_model_close(cli_model *m) {
     clcdd_llm_free(m->llm);
     clcdd_plugin_registry_destroy(m->reg);
-    clcdd_ctx_destroy(m->ctx);
+    cli_ctx_destroy(m->ctx);
     memset(m, 0, sizeof *m);
 }
 

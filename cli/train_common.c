@@ -2,6 +2,9 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "clcdd/carrier.h"
 
 static void eta_text(const clcdd_train_progress *p, char *out, size_t cap) {
     double per = p->step ? p->elapsed_s / (double)p->step : 0;
@@ -42,6 +45,40 @@ static void check_stall(cli_train_display *d, const clcdd_train_progress *p) {
     }
 }
 
+void cli_train_record(report_log *log, FILE *metrics, int lcdd, const clcdd_train_progress *p) {
+    if (!metrics && !log) return;
+    char line[512];
+    int n = snprintf(line, sizeof line, "{\"step\": %lld, \"loss\": %.6g, \"lr\": %.6g, \"tokens_per_s\": %.1f, "
+                     "\"elapsed_s\": %.2f", (long long)p->step, p->loss, p->lr, p->tokens_per_s, p->elapsed_s);
+    if (lcdd && n > 0 && (size_t)n < sizeof line)
+        n += snprintf(line + n, sizeof line - (size_t)n, ", \"task_loss\": %.6g, \"ema\": %.6g, \"budget\": %.6g, "
+                      "\"lambda\": %.6g, \"active\": %llu, \"total\": %llu", p->loss, p->ema,
+                      p->budget_set ? p->budget : 0.0, p->lambda, (unsigned long long)p->active,
+                      (unsigned long long)p->total);
+    if (n > 0 && (size_t)n < sizeof line) snprintf(line + n, sizeof line - (size_t)n, "}");
+    if (metrics) {
+        fprintf(metrics, "%s\n", line);
+        fflush(metrics);
+    }
+    double v[11] = {(double)p->step, p->loss, p->lr, p->tokens_per_s, p->elapsed_s, p->loss, p->ema,
+                    p->budget_set ? p->budget : 0.0, p->lambda, (double)p->active, (double)p->total};
+    report_log_row(log, v, line);
+}
+
+void cli_erase_record(report_log *log, FILE *metrics, const clcdd_erase_progress *p) {
+    if (!metrics && !log) return;
+    char line[400];
+    snprintf(line, sizeof line, "{\"step\": %lld, \"loss\": %.6g, \"mse\": %.6g, \"kl\": %.6g, "
+             "\"resp\": %.6g, \"l2\": %.6g, \"best\": %.6g, \"elapsed_s\": %.2f}", (long long)p->step,
+             p->loss, p->mse, p->kl, p->resp, p->l2, p->best, p->elapsed_s);
+    if (metrics) {
+        fprintf(metrics, "%s\n", line);
+        fflush(metrics);
+    }
+    double v[8] = {(double)p->step, p->loss, p->mse, p->kl, p->resp, p->l2, p->best, p->elapsed_s};
+    report_log_row(log, v, line);
+}
+
 void cli_train_progress(const clcdd_train_progress *p, void *user) {
     cli_train_display *d = user;
     char eta[32], extra[160] = "";
@@ -67,16 +104,7 @@ void cli_train_progress(const clcdd_train_progress *p, void *user) {
                 (long long)p->steps, p->loss, p->lr, p->tokens_per_s, eta, extra);
     }
     fflush(stderr);
-    if (d->metrics) {
-        fprintf(d->metrics, "{\"step\": %lld, \"loss\": %.6g, \"lr\": %.6g, \"tokens_per_s\": %.1f, "
-                "\"elapsed_s\": %.2f", (long long)p->step, p->loss, p->lr, p->tokens_per_s, p->elapsed_s);
-        if (d->lcdd)
-            fprintf(d->metrics, ", \"task_loss\": %.6g, \"ema\": %.6g, \"budget\": %.6g, \"lambda\": %.6g, "
-                    "\"active\": %llu, \"total\": %llu", p->loss, p->ema, p->budget_set ? p->budget : 0.0,
-                    p->lambda, (unsigned long long)p->active, (unsigned long long)p->total);
-        fputs("}\n", d->metrics);
-        fflush(d->metrics);
-    }
+    cli_train_record(d->log, d->metrics, d->lcdd, p);
     if (d->lcdd) check_stall(d, p);
 }
 
@@ -86,6 +114,48 @@ void cli_train_display_end(cli_train_display *d) {
     free(d->hist_step);
     free(d->hist_active);
     d->metrics = NULL, d->hist_step = NULL, d->hist_active = NULL;
+}
+
+const char *const cli_sft_log_cols[5] = {"step", "loss", "lr", "tokens_per_s", "elapsed_s"};
+const char *const cli_erase_log_cols[8] = {"step", "loss", "mse", "kl", "resp", "l2", "best", "elapsed_s"};
+const char *const cli_lcdd_log_cols[11] = {"step", "loss", "lr", "tokens_per_s", "elapsed_s", "task_loss",
+                                          "ema", "budget", "lambda", "active", "total"};
+
+void cli_train_report_plots(report *r, const report_log *log, int lcdd) {
+    if (!lcdd) {
+        report_line y[1] = {{"loss", "loss (mean token cross-entropy)", 0, 0}};
+        report_lines(r, "sft_loss.svg", "SFT: training loss", "The mean token cross-entropy of each logged "
+                     "optimizer step (log scale). It should fall and flatten; a rise or NaN means the "
+                     "learning rate is too high.", log, y, 1, "loss", NULL, 1, 0, 0);
+        return;
+    }
+    report_line y[3] = {{"task_loss", "task loss", 0, 0}, {"ema", "EMA of the task loss", 0, 0},
+                        {"budget", "budget (baseline x (1 + rho))", 0, 1}};
+    report_lines(r, "lcdd_loss.svg", "LCDD: task loss, EMA and budget", "The task loss of each logged step, "
+                 "its bias-corrected EMA (beta 0.95) and the loss budget, set from the EMA at the end of the "
+                 "penalty warm-up. Below the budget lambda grows and more channels switch off; above it "
+                 "lambda shrinks and the loss recovers.", log, y, 3, "loss", NULL, 1, 0, 1);
+    report_line y2[2] = {{"lambda", "lambda (dual variable)", 0, 0}, {"active", "active mask channels", 1, 0}};
+    report_lines(r, "lcdd_dual.svg", "LCDD: lambda and active channels", "The dual variable lambda "
+                 "(left, log scale) and the number of mask channels that are on (right). Sparsity grows "
+                 "while lambda is large; a flat active count with lambda at its floor means the carrier "
+                 "has settled.", log, y2, 2, "lambda", "active channels", 1, 0, 0);
+}
+
+/* The carrier density map of an archive (a report without it when the archive cannot be read). */
+void cli_report_archive_density(report *rep, const char *path, const char *caption) {
+    clcdd_carrier *c = NULL;
+    if (clcdd_carrier_read(path, &c) != CLCDD_OK) {
+        fprintf(stderr, "clcdd %s: --report: no density map: %s\n", rep->cmd, clcdd_last_error());
+        return;
+    }
+    double *dens = calloc((size_t)c->n_layers * CLCDD_CARRIER_GROUPS + 1, sizeof *dens);
+    if (dens && clcdd_carrier_density(c, dens) == CLCDD_OK)
+        report_density(rep, "carrier_density.svg", dens, c->n_layers, caption);
+    else
+        fprintf(stderr, "clcdd %s: --report: no density map: %s\n", rep->cmd, dens ? clcdd_last_error() : "out of memory");
+    free(dens);
+    clcdd_carrier_free(c);
 }
 
 int cli_parse_i64(const char *s, long long min, long long *out) {
@@ -112,4 +182,11 @@ void cli_print_data_summary(const char *cmd, const char *path, const clcdd_data_
     if (s->truncated) fprintf(stderr, ", %zu truncated to --max-len", s->truncated);
     if (s->dropped) fprintf(stderr, ", %zu dropped (no response token left after truncation)", s->dropped);
     fputc('\n', stderr);
+}
+
+int cli_state_path(const char *out, char *buf, size_t cap) {
+    size_t n = strlen(out);
+    while (n > 1 && out[n - 1] == '/') n--;
+    int w = snprintf(buf, cap, "%.*s.state.safetensors", (int)n, out);
+    return w > 0 && (size_t)w < cap;
 }

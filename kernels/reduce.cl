@@ -7,10 +7,23 @@
  * limit, so the same input on the same device always gives bit-identical results.
  * MODE 0 = sum, 1 = sum of squares. */
 
+/* CONTIG (set for CPU devices, where a work-group's items run one after another on one core):
+ * work-item l takes the l-th contiguous slice of the chunk instead of every WG-th element, so each
+ * core streams through memory once instead of revisiting every cache line WG times. The order is
+ * still a fixed function of n and the device, so results stay bit-identical run to run. */
+#if CONTIG
+#define REDUCE_LOOP                                                                           \
+    const ulong per_ = (end - begin + wg - 1) / wg;                                            \
+    const ulong lo_ = min(begin + l * per_, end), hi_ = min(lo_ + per_, end);                  \
+    for (ulong i = lo_; i < hi_; i++)
+#else
+#define REDUCE_LOOP for (ulong i = begin + l; i < end; i += wg)
+#endif
+
 #define REDUCE_BODY(load)                                                                     \
     const size_t l = get_local_id(0), wg = get_local_size(0);                                  \
     float acc = 0.0f;                                                                          \
-    for (ulong i = begin + l; i < end; i += wg) {                                              \
+    REDUCE_LOOP {                                                                              \
         float v = load;                                                                        \
         acc += mode ? v * v : v;                                                               \
     }                                                                                          \

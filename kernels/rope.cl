@@ -9,7 +9,32 @@
  * T_out positions, new tokens appended at t_off); T_out = T, t_off = 0 otherwise.
  * merge_heads_rope: head-major -> token-major, rotating by sign*angle (sign -1: the backward of
  * split; mode 0: the forward of the attention output merge). One work-item per (pair j, head,
- * row). */
+ * row).
+ * cs: the model's table of (cos, sin) of angle for positions p < cs_len (rope_table below), so the
+ * trigonometry is done once per model instead of once per layer and step (accurate sin/cos are
+ * slow on some CPU runtimes); a position outside the table is computed in place, the same way. */
+
+__kernel void rope_table(__global float *cs, __global const float *inv_freq, const uint nh,
+                         const uint len) {
+    const uint j = get_global_id(0), p = get_global_id(1);
+    if (j >= nh || p >= len) return;
+    float s, c = 0.0f;
+    s = sincos((float)p * inv_freq[j], &c);
+    cs[2 * ((size_t)p * nh + j)] = c;
+    cs[2 * ((size_t)p * nh + j) + 1] = s;
+}
+
+inline void angle_cs(int p, uint j, uint nh, __global const float *inv_freq,
+                     __global const float *cs, uint cs_len, float *c, float *s) {
+    if ((uint)p < cs_len) {
+        *c = cs[2 * ((size_t)p * nh + j)];
+        *s = cs[2 * ((size_t)p * nh + j) + 1];
+    } else {
+        float cc = 0.0f;
+        *s = sincos((float)p * inv_freq[j], &cc);
+        *c = cc;
+    }
+}
 
 inline void rot(float a, float b, float c, float s, float *oa, float *ob) {
     *oa = a * c - b * s;
@@ -29,6 +54,7 @@ inline void pair_index(int mode, uint j, uint hd, uint *i0, uint *i1) {
 __kernel void split_heads_rope(__global float *out, const ulong out_off,
                                __global const float *in, const ulong in_off,
                                __global const int *pos, __global const float *inv_freq,
+                               __global const float *cs, const uint cs_len,
                                const uint T, const uint H, const uint hd, const int mode,
                                const uint T_out, const uint t_off) {
     const uint j = get_global_id(0), h = get_global_id(1), row = get_global_id(2);
@@ -40,8 +66,8 @@ __kernel void split_heads_rope(__global float *out, const ulong out_off,
     __global float *dst = out + out_off + (((size_t)b * H + h) * T_out + t_off + t) * hd;
     float a = src[i0], bb = src[i1];
     if (mode != 0) {
-        float s, c = 0.0f;
-        s = sincos((float)pos[row] * inv_freq[j], &c);
+        float s = 0.0f, c = 0.0f;
+        angle_cs(pos[row], j, hd / 2, inv_freq, cs, cs_len, &c, &s);
         rot(a, bb, c, s, &a, &bb);
     }
     dst[i0] = a;
@@ -51,6 +77,7 @@ __kernel void split_heads_rope(__global float *out, const ulong out_off,
 __kernel void merge_heads_rope(__global float *out, const ulong out_off,
                                __global const float *in, const ulong in_off,
                                __global const int *pos, __global const float *inv_freq,
+                               __global const float *cs, const uint cs_len,
                                const uint T, const uint H, const uint hd, const int mode,
                                const float sign) {
     const uint j = get_global_id(0), h = get_global_id(1), row = get_global_id(2);
@@ -62,8 +89,8 @@ __kernel void merge_heads_rope(__global float *out, const ulong out_off,
     __global float *dst = out + out_off + ((size_t)row * H + h) * hd;
     float a = src[i0], bb = src[i1];
     if (mode != 0) {
-        float s, c = 0.0f;
-        s = sincos((float)pos[row] * inv_freq[j], &c);
+        float s = 0.0f, c = 0.0f;
+        angle_cs(pos[row], j, hd / 2, inv_freq, cs, cs_len, &c, &s);
         rot(a, bb, c, sign * s, &a, &bb);
     }
     dst[i0] = a;

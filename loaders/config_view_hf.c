@@ -16,6 +16,7 @@
 
 #include "clcdd_internal.h"
 #include "config_view_internal.h"
+#include "loaders_internal.h"
 
 typedef struct hf_view {
     cv_base base;
@@ -165,7 +166,7 @@ static clcdd_status load_json(const char *path, int required, json_t **out) {
     *out = NULL;
     if (!required && !exists(path)) return CLCDD_OK;
     json_error_t err;
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+    json_t *j = clcdd_json_load_file_lenient(path, JSON_REJECT_DUPLICATES, &err);
     if (!j) {
         if (!exists(path))
             return clcdd_fail(CLCDD_ERR_IO, "%s: cannot open (a Hugging Face model directory needs a "

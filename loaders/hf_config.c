@@ -291,7 +291,7 @@ clcdd_status clcdd_hf_config_parse(const char *text, size_t len, const char *nam
     if (!name) name = "config.json";
     if (!text && len) return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "%s: NULL text", name);
     json_error_t err;
-    json_t *root = json_loadb(text ? text : "", len, JSON_REJECT_DUPLICATES, &err);
+    json_t *root = clcdd_json_loadb_lenient(text ? text : "", len, JSON_REJECT_DUPLICATES, &err);
     if (!root)
         return clcdd_fail(CLCDD_ERR_FORMAT, "%s: invalid JSON at line %d column %d: %s", name,
                           err.line, err.column, err.text);

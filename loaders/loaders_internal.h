@@ -36,4 +36,10 @@ char *clcdd_path_dirname(const char *path);
 /* dir + "/" + name, malloc'd. NULL on allocation failure. */
 char *clcdd_path_join(const char *dir, const char *name);
 
+/* json_loadb / json_load_file that read integer literals wider than 64 bits as reals instead of
+ * failing (HF tokenizer configs carry model_max_length = int(1e30)); json_lenient.c. */
+#include <jansson.h>
+json_t *clcdd_json_loadb_lenient(const char *buf, size_t len, size_t flags, json_error_t *err);
+json_t *clcdd_json_load_file_lenient(const char *path, size_t flags, json_error_t *err);
+
 #endif

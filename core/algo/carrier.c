@@ -28,6 +28,29 @@ clcdd_status clcdd_model_fingerprint(clcdd_ctx *ctx, const clcdd_model *m, char 
 }
 
 
+const char *clcdd_carrier_group_name(int g) { return clcdd_mask_group_name(g); }
+
+clcdd_status clcdd_carrier_density(const clcdd_carrier *c, double *density) {
+    clcdd_hparams hp;
+    memset(&hp, 0, sizeof hp);
+    hp.hidden_size = c->hidden_size, hp.intermediate_size = c->intermediate_size;
+    hp.n_heads = c->n_heads, hp.n_kv_heads = c->n_kv_heads, hp.head_dim = c->head_dim;
+    uint64_t S = clcdd_mask_layer_size(&hp);
+    if (!c->mask || S == 0 || c->n_mask != S * c->n_layers)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT,
+                          "carrier density: %llu masks do not fit %u layers of %llu channels; the "
+                          "archive does not match its own dimensions (write it again with clcdd train)",
+                          (unsigned long long)c->n_mask, c->n_layers, (unsigned long long)S);
+    for (uint32_t l = 0; l < c->n_layers; l++)
+        for (int g = 0; g < CLCDD_MASK_GROUPS; g++) {
+            size_t off = l * S + clcdd_mask_group_offset(&hp, g), len = clcdd_mask_group_len(&hp, g);
+            size_t on = 0;
+            for (size_t j = 0; j < len; j++) on += c->mask[off + j] != 0;
+            density[l * CLCDD_MASK_GROUPS + g] = len ? (double)on / (double)len : 0;
+        }
+    return CLCDD_OK;
+}
+
 static const clcdd_tensor_role norm_roles[5] = {CLCDD_ROLE_ATTN_NORM, CLCDD_ROLE_FFN_NORM,
                                                CLCDD_ROLE_Q_NORM, CLCDD_ROLE_K_NORM,
                                                CLCDD_ROLE_FINAL_NORM};

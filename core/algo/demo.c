@@ -88,6 +88,8 @@ typedef struct demo_state {
     const clcdd_demo_options *o;
     clcdd_demo_progress_fn progress;
     void *user;
+    const clcdd_demo_observer *obs;
+    double t_stage;               /* start of the running stage (observer's elapsed_s) */
     clcdd_model base, sft;
     clcdd_prompt_pool eval_base;  /* held-out prompts with the base's answers */
     clcdd_prompt_pool eval_sft;   /* held-out prompts with the SFT model's answers */
@@ -200,6 +202,13 @@ typedef struct {
 
 static void eraser_progress(const clcdd_eraser_progress *p, void *user) {
     prog_ctx *pc = user;
+    const clcdd_demo_observer *obs = pc->s->obs;
+    if (obs && obs->eraser_step) {
+        clcdd_erase_progress e = {(int64_t)p->step + 1, (int64_t)p->steps, p->loss, p->mse, p->kl,
+                                  p->resp, p->l2, p->best, now() - pc->s->t_stage};
+        obs->eraser_step(pc->stage, &e, obs->user);
+    }
+    if (p->step % 50 != 0 && p->step + 1 != p->steps) return; /* the display's cadence */
     char msg[160];
     snprintf(msg, sizeof msg, "loss %.4f (mse %.4f, kl %.4f, resp %.4f, l2 %.4f) best %.4f",
              p->loss, p->mse, p->kl, p->resp, p->l2, p->best);
@@ -219,7 +228,11 @@ static clcdd_status erase_and_score(demo_state *s, const char *name, const clcdd
     float *P = malloc(c.rows * d * sizeof *P);
     if (!P) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "eraser");
     prog_ctx pc = {s, name};
-    clcdd_status st = clcdd_eraser_train(s->ctx, &s->base, m, ch, &s->pool, &c, eraser_progress, &pc, P, NULL);
+    if (s->obs && s->obs->eraser_step && c.steps >= 200) c.log_every = 10;
+    else if (s->obs && s->obs->eraser_step) c.log_every = 1;
+    s->t_stage = t0;
+    clcdd_status st = clcdd_eraser_train(s->ctx, &s->base, m, ch, &s->pool, &c,
+                                         s->progress || s->obs ? eraser_progress : NULL, &pc, P, NULL);
     clcdd_tensor tP;
     memset(&tP, 0, sizeof tP);
     int64_t shape[1] = {(int64_t)(c.rows * d)};
@@ -238,12 +251,40 @@ static void lcdd_progress_msg(const clcdd_lcdd_state *st, char *msg, size_t cap)
              st->stop ? " early stop: sparsity stalled under budget" : "");
 }
 
+/* Density per layer and mask group of the hard masks 1[theta > 0] (for the observer). */
+static clcdd_status report_carrier(clcdd_lcdd *l, const clcdd_demo_observer *obs) {
+    const clcdd_hparams *hp = &l->w.hp;
+    size_t S = clcdd_mask_layer_size(hp);
+    float *th = malloc(l->n_mask * sizeof *th);
+    double *dens = calloc((size_t)hp->n_layers * CLCDD_MASK_GROUPS, sizeof *dens);
+    clcdd_status st = th && dens ? clcdd_tensor_download(l->ctx, &l->theta, th)
+                                 : clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "carrier density");
+    for (uint32_t layer = 0; st == CLCDD_OK && layer < hp->n_layers; layer++)
+        for (int g = 0; g < CLCDD_MASK_GROUPS; g++) {
+            size_t off = layer * S + clcdd_mask_group_offset(hp, g), len = clcdd_mask_group_len(hp, g), on = 0;
+            for (size_t j = 0; j < len; j++) on += th[off + j] > 0;
+            dens[layer * CLCDD_MASK_GROUPS + g] = len ? (double)on / (double)len : 0;
+        }
+    if (st == CLCDD_OK) obs->carrier(dens, hp->n_layers, obs->user);
+    free(th), free(dens);
+    return st;
+}
+
 clcdd_status clcdd_demo_run(clcdd_ctx *ctx, const clcdd_demo_options *o,
                             clcdd_demo_progress_fn progress, void *user,
                             clcdd_demo_row rows[CLCDD_DEMO_ROWS], size_t *n_rows) {
+    return clcdd_demo_run_observed(ctx, o, progress, user, NULL, rows, n_rows);
+}
+
+clcdd_status clcdd_demo_run_observed(clcdd_ctx *ctx, const clcdd_demo_options *o,
+                                     clcdd_demo_progress_fn progress, void *user,
+                                     const clcdd_demo_observer *obs,
+                                     clcdd_demo_row rows[CLCDD_DEMO_ROWS], size_t *n_rows) {
     demo_state s;
     memset(&s, 0, sizeof s);
-    s.ctx = ctx, s.o = o, s.progress = progress, s.user = user;
+    s.ctx = ctx, s.o = o, s.progress = progress, s.user = user, s.obs = obs;
+    int64_t obs_sft = obs && obs->sft_step ? (o->sft_steps >= 200 ? 5 : 1) : 0;
+    int64_t obs_lcdd = obs && obs->lcdd_step ? (o->lcdd_steps >= 200 ? 5 : 1) : 0;
     *n_rows = 0;
     clcdd_dataset sft_data;
     clcdd_dataset_init(&sft_data);
@@ -283,8 +324,16 @@ clcdd_status clcdd_demo_run(clcdd_ctx *ctx, const clcdd_demo_options *o,
         if ((st = clcdd_trainer_create(ctx, &s.sft, &tc, sft_data.max_len, &tr))) goto done;
         for (int64_t i = 0; i < o->sft_steps && st == CLCDD_OK; i++) {
             int log = progress && (i % 10 == 0 || i + 1 == o->sft_steps);
+            int ob = obs_sft && (i % obs_sft == 0 || i + 1 == o->sft_steps);
             float loss = 0;
-            st = clcdd_trainer_step(&tr, &sft_data, log ? &loss : NULL);
+            st = clcdd_trainer_step(&tr, &sft_data, log || ob ? &loss : NULL);
+            if (st == CLCDD_OK && ob) {
+                clcdd_train_progress tp;
+                memset(&tp, 0, sizeof tp);
+                tp.step = i + 1, tp.steps = o->sft_steps, tp.loss = loss, tp.lr = clcdd_train_lr(&tc, i);
+                tp.elapsed_s = now() - ts;
+                obs->sft_step(&tp, obs->user);
+            }
             if (st == CLCDD_OK && log) {
                 char msg[64];
                 snprintf(msg, sizeof msg, "loss %.4f", loss);
@@ -319,9 +368,24 @@ clcdd_status clcdd_demo_run(clcdd_ctx *ctx, const clcdd_demo_options *o,
         if ((st = clcdd_lcdd_create(ctx, &s.base, &s.sft, &lcfg, sft_data.max_len, &lc))) goto done;
         for (int64_t i = 0; i < o->lcdd_steps && st == CLCDD_OK && !lc.es.stop; i++) {
             int log = progress && (i % 25 == 0 || i + 1 == o->lcdd_steps);
+            int ob = obs_lcdd && (i % obs_lcdd == 0 || i + 1 == o->lcdd_steps);
             clcdd_lcdd_state ls;
-            st = clcdd_lcdd_step(&lc, &sft_data, log ? &ls : NULL);
-            if (st == CLCDD_OK && !log && lc.es.stop && progress) st = clcdd_lcdd_read_state(&lc, &ls), log = 1;
+            memset(&ls, 0, sizeof ls);
+            st = clcdd_lcdd_step(&lc, &sft_data, log || ob ? &ls : NULL);
+            /* the step an early stop fires on is reported like the last step */
+            if (st == CLCDD_OK && !(log || ob) && lc.es.stop && (progress || obs_lcdd)) {
+                st = clcdd_lcdd_read_state(&lc, &ls);
+                log = progress != NULL, ob = obs_lcdd != 0;
+            }
+            if (st == CLCDD_OK && ob) {
+                clcdd_train_progress tp;
+                memset(&tp, 0, sizeof tp);
+                tp.step = i + 1, tp.steps = o->lcdd_steps, tp.loss = ls.last_loss, tp.lr = clcdd_train_lr(&lcfg.train, i);
+                tp.elapsed_s = now() - tl;
+                tp.ema = ls.ema_hat, tp.budget = ls.budget, tp.lambda = ls.lambda;
+                tp.budget_set = ls.baseline_set, tp.active = ls.active, tp.total = ls.total;
+                obs->lcdd_step(&tp, obs->user);
+            }
             if (st == CLCDD_OK && log) {
                 char msg[200];
                 lcdd_progress_msg(&ls, msg, sizeof msg);
@@ -332,6 +396,7 @@ clcdd_status clcdd_demo_run(clcdd_ctx *ctx, const clcdd_demo_options *o,
         double sparsity = 0;
         if ((st = clcdd_lcdd_build_effective(&lc))) goto done;
         if ((st = clcdd_lcdd_write_channels(&lc, &carrier, &sparsity))) goto done;
+        if (obs && obs->carrier && (st = report_carrier(&lc, obs))) goto done;
         if ((st = score(&s, "LCDD", &lc.weff, NULL, 0, sparsity, tl, &rows[(*n_rows)++]))) goto done;
         if (o->lcdd_only) goto done;
         if ((st = erase_and_score(&s, "LCDD + eraser", &lc.weff, &carrier, sparsity, &rows[(*n_rows)++]))) goto done;

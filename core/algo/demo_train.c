@@ -1,9 +1,9 @@
 #include "algo/demo_train.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clcdd/eval.h"
 #include "nn/generate.h"
 #include "runtime/ctx_internal.h"
 
@@ -26,30 +26,17 @@ clcdd_status clcdd_demo_dataset(uint64_t seed, size_t n, float echo_share, int i
     return CLCDD_OK;
 }
 
-static void lower(const char *in, char *out, size_t cap) {
-    size_t i = 0;
-    for (; in[i] && i + 1 < cap; i++) out[i] = (char)tolower((unsigned char)in[i]);
-    out[i] = '\0';
-}
-
+/* The same judgements as `clcdd eval` (core/algo/eval_text.c, docs/eval.md). */
 int clcdd_idk_loose(const char *answer) {
-    static const char *keys[] = {"i don't know", "i do not know", "i'm not sure", "i am not sure"};
-    char low[256];
-    lower(answer, low, sizeof low);
-    for (size_t k = 0; k < 4; k++)
-        if (strstr(low, keys[k])) return 1;
-    return 0;
+    clcdd_eval_text_flags f;
+    clcdd_eval_score_text(answer, NULL, &f);
+    return f.idk_loose;
 }
 
 int clcdd_idk_strict(const char *answer) {
-    if (!clcdd_idk_loose(answer)) return 0;
-    int words = 0, in = 0;
-    for (const char *p = answer; *p; p++) {
-        int sp = isspace((unsigned char)*p);
-        if (!sp && !in) words++;
-        in = !sp;
-    }
-    return words <= 40;
+    clcdd_eval_text_flags f;
+    clcdd_eval_score_text(answer, NULL, &f);
+    return f.idk_strict;
 }
 
 clcdd_status clcdd_demo_evaluate(clcdd_ctx *ctx, const clcdd_model *m,

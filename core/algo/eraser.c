@@ -541,8 +541,9 @@ clcdd_status clcdd_eraser_train(clcdd_ctx *ctx, const clcdd_model *base, const c
     memset(&pr, 0, sizeof pr);
     pr.steps = cfg->steps;
     size_t B = cfg->batch < pool->n ? cfg->batch : pool->n, pick[1024];
+    size_t every = cfg->log_every ? cfg->log_every : 50;
     for (size_t it = 0; st == CLCDD_OK && it < cfg->steps; it++) {
-        int log = progress && (it % 50 == 0 || it + 1 == cfg->steps);
+        int log = progress && (it % every == 0 || it + 1 == cfg->steps);
         pr.step = it;
         draw_batch(&e, &rng, pick, B);
         st = step(&e, pick, B, it, 1, log || (final && it + 1 == cfg->steps) ? &pr : NULL);

@@ -34,6 +34,7 @@ typedef struct clcdd_eraser_config {
     float w_mse, w_kl, w_l2, w_resp; /* (1.0, 0.7, 0.1, 0) */
     int cosine;           /* 1: cosine decay of lr to 0 */
     uint64_t seed;
+    size_t log_every;     /* progress every N steps and at the last (0: 50) */
 } clcdd_eraser_config;
 
 /* The paper preset (ALGORITHMS.md §4). */

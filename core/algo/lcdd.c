@@ -132,8 +132,9 @@ clcdd_status clcdd_lcdd_create(clcdd_ctx *ctx, clcdd_model *base, const clcdd_mo
         (st = clcdd_trainer_create(ctx, &l->weff, &l->cfg.train, max_len, &l->inner)) ||
         (cfg->kl_loss && (st = clcdd_trainer_set_teacher(&l->inner, sft))) ||
         (cfg->early_stop &&
-         (st = clcdd_tensor_create(ctx, CLCDD_F32, 1, (int64_t[1]){cfg->es_window},
-                                   "early-stop window losses", &l->es_losses)))) {
+         ((st = clcdd_tensor_create(ctx, CLCDD_F32, 1, (int64_t[1]){cfg->es_window},
+                                    "early-stop window losses", &l->es_losses)) ||
+          (st = clcdd_tensor_fill(ctx, &l->es_losses, 0.0f))))) {
         clcdd_lcdd_destroy(l);
         return st;
     }

@@ -13,6 +13,7 @@
 #include "algo/carrier.h"
 #include "algo/lcdd.h"
 #include "algo/train_run.h"
+#include "algo/train_state.h"
 #include "clcdd_internal.h"
 #include "dataset_jsonl.h"
 #include "nn/checkpoint.h"
@@ -101,16 +102,15 @@ clcdd_status clcdd_run_render(void *user, const clcdd_chat_message *m, size_t n,
     return clcdd_plugin_render_chat(r->plugin, r->hp, m, n, gen, out);
 }
 
-/* Tokenize `data` with the tokenizer and chat template of `src`; check the ids fit model `hp`. */
-static clcdd_status load_data(const loaded *src, const char *src_path, const char *data,
-                              size_t max_len, int all_tokens, clcdd_dataset *d,
-                              clcdd_data_summary *sum) {
-    if (!src->info.tokenizer)
+clcdd_status clcdd_run_load_data(const clcdd_model *m, const clcdd_load_info *info,
+                                 const char *src_path, const char *data, size_t max_len,
+                                 int all_tokens, clcdd_dataset *d, clcdd_data_summary *sum) {
+    if (!info->tokenizer)
         return clcdd_fail(CLCDD_ERR_FORMAT, "%s has no tokenizer (%s): put a tokenizer.json in the "
-                          "model directory to tokenize %s", src_path, src->info.tokenizer_note, data);
-    clcdd_run_render_ctx rc = {src->info.plugin, &src->model.hp};
-    clcdd_jsonl_config cfg = {src->info.tokenizer, clcdd_run_render, &rc, -1, max_len, all_tokens};
-    if (src->model.hp.n_eos) cfg.eos_id = src->model.hp.eos_ids[0];
+                          "model directory to tokenize %s", src_path, info->tokenizer_note, data);
+    clcdd_run_render_ctx rc = {info->plugin, &m->hp};
+    clcdd_jsonl_config cfg = {info->tokenizer, clcdd_run_render, &rc, -1, max_len, all_tokens};
+    if (m->hp.n_eos) cfg.eos_id = m->hp.eos_ids[0];
     clcdd_jsonl_stats js;
     clcdd_dataset_init(d);
     clcdd_status st = clcdd_dataset_load_jsonl(data, &cfg, d, &js);
@@ -124,15 +124,21 @@ static clcdd_status load_data(const loaded *src, const char *src_path, const cha
     for (size_t i = 0; i < d->n; i++) {
         if (d->items[i].len > sum->longest) sum->longest = d->items[i].len;
         for (size_t t = 0; t < d->items[i].len; t++)
-            if (d->items[i].ids[t] < 0 || (uint32_t)d->items[i].ids[t] >= src->model.hp.vocab_size) {
+            if (d->items[i].ids[t] < 0 || (uint32_t)d->items[i].ids[t] >= m->hp.vocab_size) {
                 st = clcdd_fail(CLCDD_ERR_FORMAT, "%s: example %zu has token id %d outside the "
                                 "model's vocabulary (%u): the tokenizer does not match the model",
-                                data, i + 1, (int)d->items[i].ids[t], src->model.hp.vocab_size);
+                                data, i + 1, (int)d->items[i].ids[t], m->hp.vocab_size);
                 clcdd_dataset_free(d);
                 return st;
             }
     }
     return CLCDD_OK;
+}
+
+static clcdd_status load_data(const loaded *src, const char *src_path, const char *data,
+                              size_t max_len, int all_tokens, clcdd_dataset *d,
+                              clcdd_data_summary *sum) {
+    return clcdd_run_load_data(&src->model, &src->info, src_path, data, max_len, all_tokens, d, sum);
 }
 
 /* ---- files ------------------------------------------------------------------------------- */
@@ -217,6 +223,8 @@ clcdd_status clcdd_sft_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, con
     memset(res, 0, sizeof *res);
     if (!ctx || !reg || !base || !data || !out_dir || !o || o->steps <= 0 || !o->micro_batch || !o->accum)
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "clcdd_sft_run: missing argument or zero steps/batch");
+    if (o->save_every < 0 || (o->save_every > 0 && !o->state_path))
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "clcdd_sft_run: save_every needs a state_path");
     double t0 = now_s();
     loaded m;
     clcdd_dataset d;
@@ -236,9 +244,17 @@ clcdd_status clcdd_sft_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, con
     clcdd_trainer tr;
     st = clcdd_trainer_create(ctx, &m.model, &tc, res->data.longest, &tr);
     if (st == CLCDD_OK) {
-        reporter r = {progress, user, t0, now_s(), 0,
+        /* the identity is taken from the freshly loaded base, before a state replaces weights */
+        clcdd_state_ident sid;
+        memset(&sid, 0, sizeof sid);
+        if (o->save_every > 0 || o->resume_path) st = clcdd_state_ident_sft(ctx, &m.model, &d, o, &sid);
+        if (st == CLCDD_OK && o->resume_path) {
+            st = clcdd_state_load_sft(o->resume_path, &sid, &tr, &d, &res->final_loss);
+            res->resumed_step = tr.step;
+        }
+        reporter r = {progress, user, t0, now_s(), tr.step,
                       (double)res->data.tokens / (double)res->data.examples * (double)(o->micro_batch * o->accum)};
-        for (int64_t i = 0; i < o->steps && st == CLCDD_OK; i++) {
+        for (int64_t i = tr.step; i < o->steps && st == CLCDD_OK; i++) {
             int lg = log_now(i, o->steps, o->log_every);
             float loss = 0;
             st = clcdd_trainer_step(&tr, &d, lg ? &loss : NULL);
@@ -248,6 +264,8 @@ clcdd_status clcdd_sft_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, con
                 res->final_loss = loss;
                 report(&r, &p);
             }
+            if (st == CLCDD_OK && o->save_every > 0 && (i + 1) % o->save_every == 0)
+                st = clcdd_state_save_sft(o->state_path, &sid, &tr, res->final_loss);
         }
         clcdd_trainer_destroy(&tr);
     }
@@ -292,6 +310,8 @@ clcdd_status clcdd_lcdd_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, co
     if (!ctx || !reg || !base || !sft || !data || !out_path || !o || o->steps <= 0 ||
         !o->micro_batch || !o->accum)
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "clcdd_lcdd_run: missing argument or zero steps/batch");
+    if (o->save_every < 0 || (o->save_every > 0 && !o->state_path))
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "clcdd_lcdd_run: save_every needs a state_path");
     double t0 = now_s();
     loaded b, s;
     clcdd_dataset d;
@@ -326,11 +346,20 @@ clcdd_status clcdd_lcdd_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, co
     if ((st = clcdd_lcdd_create(ctx, &b.model, &s.model, &cfg, res->data.longest, &l)))
         goto done;
     have_l = 1;
-    reporter r = {progress, user, t0, now_s(), 0,
+    clcdd_state_ident sid;
+    memset(&sid, 0, sizeof sid);
+    if ((o->save_every > 0 || o->resume_path) &&
+        (st = clcdd_state_ident_lcdd(ctx, &b.model, fp, &d, o, &sid)))
+        goto done;
+    if (o->resume_path) {
+        if ((st = clcdd_state_load_lcdd(o->resume_path, &sid, &l, &d))) goto done;
+        res->resumed_step = l.step;
+    }
+    reporter r = {progress, user, t0, now_s(), l.step,
                   (double)res->data.tokens / (double)res->data.examples * (double)(o->micro_batch * o->accum)};
     clcdd_lcdd_state ls = {0};
-    int64_t done_steps = 0;
-    for (int64_t i = 0; i < o->steps && st == CLCDD_OK && !l.es.stop; i++) {
+    int64_t done_steps = l.step;
+    for (int64_t i = l.step; i < o->steps && st == CLCDD_OK && !l.es.stop; i++) {
         int lg = log_now(i, o->steps, o->log_every);
         st = clcdd_lcdd_step(&l, &d, lg ? &ls : NULL);
         if (st == CLCDD_OK) done_steps = i + 1;
@@ -344,6 +373,8 @@ clcdd_status clcdd_lcdd_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, co
             p.budget_set = ls.baseline_set, p.active = ls.active, p.total = ls.total;
             report(&r, &p);
         }
+        if (st == CLCDD_OK && o->save_every > 0 && (i + 1) % o->save_every == 0)
+            st = clcdd_state_save_lcdd(o->state_path, &sid, &l);
     }
     if (st) goto done;
     if ((st = clcdd_lcdd_read_state(&l, &ls))) goto done;

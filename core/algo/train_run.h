@@ -3,7 +3,10 @@
 #ifndef CLCDD_ALGO_TRAIN_RUN_H
 #define CLCDD_ALGO_TRAIN_RUN_H
 
+#include "algo/train.h"
 #include "clcdd/plugin.h"
+#include "clcdd/train.h"
+#include "nn/load.h"
 
 typedef struct clcdd_run_render_ctx {
     const clcdd_plugin *plugin;
@@ -12,5 +15,12 @@ typedef struct clcdd_run_render_ctx {
 
 /* A clcdd_chat_render_fn (loaders/dataset_jsonl.h); user: a clcdd_run_render_ctx. */
 clcdd_status clcdd_run_render(void *user, const clcdd_chat_message *m, size_t n, int gen, char **out);
+
+/* Tokenize the JSONL file `data` with the tokenizer and chat template of model m (loaded from
+ * src_path with `info`), as `clcdd sft` trains on it; every id must fit m's vocabulary. d is
+ * initialised here and freed on failure. */
+clcdd_status clcdd_run_load_data(const clcdd_model *m, const clcdd_load_info *info,
+                                 const char *src_path, const char *data, size_t max_len,
+                                 int all_tokens, clcdd_dataset *d, clcdd_data_summary *sum);
 
 #endif

@@ -175,7 +175,7 @@ static clcdd_status layer_backward(clcdd_ctx *ctx, const clcdd_model *m, const c
 
     /* Attention: xm = x + merge(P V) Wo^T. dx now holds d/dxm. */
     TRY(linear_bwd(ctx, m, gr, CLCDD_ROLE_O, CLCDD_ROLE_O_BIAS, l, &dout, 0.0f, &dx, &o, N, d, dq));
-    TRY(clcdd_split_heads_rope(ctx, &doh, &dout, &bt->pos, &m->inv_freq, B, T, H, hd, CLCDD_ROPE_NONE));
+    TRY(clcdd_split_heads_rope(ctx, &doh, &dout, &bt->pos, &m->inv_freq, &m->rope_cs, B, T, H, hd, CLCDD_ROPE_NONE));
     /* dP = dO V^T; dV = P^T dO (summed over the G query heads sharing the kv head). */
     TRY(clcdd_gemm_strided_batched(ctx, CLCDD_NO_TRANS, CLCDD_TRANS, G * T, T, hd, 1.0f,
                                    mat(&doh, hd), G * T * hd, mat(&vh, hd), T * hd, 0.0f,
@@ -191,16 +191,16 @@ static clcdd_status layer_backward(clcdd_ctx *ctx, const clcdd_model *m, const c
     TRY(clcdd_gemm_strided_batched(ctx, CLCDD_TRANS, CLCDD_NO_TRANS, T, hd, G * T, 1.0f,
                                    mat(&dP, T), G * T * T, mat(&qh, hd), G * T * hd, 0.0f,
                                    mat(&dkh, hd), T * hd, B * Hkv));
-    TRY(clcdd_merge_heads_rope(ctx, &dvt, &dvh, &bt->pos, &m->inv_freq, B, T, Hkv, hd, CLCDD_ROPE_NONE, 1.0f));
+    TRY(clcdd_merge_heads_rope(ctx, &dvt, &dvh, &bt->pos, &m->inv_freq, &m->rope_cs, B, T, Hkv, hd, CLCDD_ROPE_NONE, 1.0f));
     if (hp->qk_norm) {
         clcdd_tensor dqn = SCR(dqn), dkn = SCR(dkn), rq = ACT(rstdq), rk = ACT(rstdk);
-        TRY(clcdd_merge_heads_rope(ctx, &dqn, &dqh, &bt->pos, &m->inv_freq, B, T, H, hd, CLCDD_ROPE_HALF, -1.0f));
-        TRY(clcdd_merge_heads_rope(ctx, &dkn, &dkh, &bt->pos, &m->inv_freq, B, T, Hkv, hd, CLCDD_ROPE_HALF, -1.0f));
+        TRY(clcdd_merge_heads_rope(ctx, &dqn, &dqh, &bt->pos, &m->inv_freq, &m->rope_cs, B, T, H, hd, CLCDD_ROPE_HALF, -1.0f));
+        TRY(clcdd_merge_heads_rope(ctx, &dkn, &dkh, &bt->pos, &m->inv_freq, &m->rope_cs, B, T, Hkv, hd, CLCDD_ROPE_HALF, -1.0f));
         TRY(norm_bwd(ctx, m, gr, CLCDD_ROLE_Q_NORM, l, &dqt, 0, &dqn, &q, &rq, N * H, hd));
         TRY(norm_bwd(ctx, m, gr, CLCDD_ROLE_K_NORM, l, &dkt, 0, &dkn, &k, &rk, N * Hkv, hd));
     } else {
-        TRY(clcdd_merge_heads_rope(ctx, &dqt, &dqh, &bt->pos, &m->inv_freq, B, T, H, hd, CLCDD_ROPE_HALF, -1.0f));
-        TRY(clcdd_merge_heads_rope(ctx, &dkt, &dkh, &bt->pos, &m->inv_freq, B, T, Hkv, hd, CLCDD_ROPE_HALF, -1.0f));
+        TRY(clcdd_merge_heads_rope(ctx, &dqt, &dqh, &bt->pos, &m->inv_freq, &m->rope_cs, B, T, H, hd, CLCDD_ROPE_HALF, -1.0f));
+        TRY(clcdd_merge_heads_rope(ctx, &dkt, &dkh, &bt->pos, &m->inv_freq, &m->rope_cs, B, T, Hkv, hd, CLCDD_ROPE_HALF, -1.0f));
     }
     TRY(linear_bwd(ctx, m, gr, CLCDD_ROLE_Q, CLCDD_ROLE_Q_BIAS, l, &da, 0.0f, &dqt, &a, N, dq, d));
     TRY(linear_bwd(ctx, m, gr, CLCDD_ROLE_K, CLCDD_ROLE_K_BIAS, l, &da, 1.0f, &dkt, &a, N, dkv, d));

@@ -104,8 +104,10 @@ static clcdd_status reduce(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor
     cl_int m = mode;
     size_t gsize = groups * wg;
     cl_int e = CL_SUCCESS;
-    if ((st = clcdd_ctx_kernel(ctx, "reduce", "", "reduce_partial_f32", &k1)) != CLCDD_OK) goto done;
-    if ((st = clcdd_ctx_kernel(ctx, "reduce", "", "reduce_final_f32", &k2)) != CLCDD_OK) goto done;
+    /* CPU devices: contiguous slices per work-item (kernels/reduce.cl, CONTIG). */
+    const char *opts = ctx->dev.is_cpu ? "-DCONTIG=1" : "-DCONTIG=0";
+    if ((st = clcdd_ctx_kernel(ctx, "reduce", opts, "reduce_partial_f32", &k1)) != CLCDD_OK) goto done;
+    if ((st = clcdd_ctx_kernel(ctx, "reduce", opts, "reduce_final_f32", &k2)) != CLCDD_OK) goto done;
     e |= clSetKernelArg(k1, 0, sizeof partial.buf, &partial.buf);
     e |= clSetKernelArg(k1, 1, sizeof x->buf, &x->buf);
     e |= clSetKernelArg(k1, 2, sizeof xo, &xo);
@@ -122,12 +124,12 @@ static clcdd_status reduce(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor
         st = clcdd_fail(CLCDD_ERR_OPENCL, "%s: setting kernel arguments failed", op);
         goto done;
     }
-    e = clEnqueueNDRangeKernel(ctx->queue, k1, 1, NULL, &gsize, &wg, 0, NULL, NULL);
+    e = clcdd_enqueue(ctx, k1, 1, &gsize, &wg);
     if (e != CL_SUCCESS) {
         st = clcdd_cl_fail(e, "%s: launching reduce_partial_f32", op);
         goto done;
     }
-    e = clEnqueueNDRangeKernel(ctx->queue, k2, 1, NULL, &wg, &wg, 0, NULL, NULL);
+    e = clcdd_enqueue(ctx, k2, 1, &wg, &wg);
     if (e != CL_SUCCESS) {
         st = clcdd_cl_fail(e, "%s: launching reduce_final_f32", op);
         goto done;

@@ -229,14 +229,14 @@ static clcdd_status layer_forward(clcdd_ctx *ctx, const clcdd_model *m, const cl
         qsrc = qn;
         ksrc = kn;
     }
-    TRY(clcdd_split_heads_rope(ctx, &qh, &qsrc, &bt->pos, &m->inv_freq, B, T, H, hd, CLCDD_ROPE_HALF));
+    TRY(clcdd_split_heads_rope(ctx, &qh, &qsrc, &bt->pos, &m->inv_freq, &m->rope_cs, B, T, H, hd, CLCDD_ROPE_HALF));
     if (cache) {
         kh = clcdd_arena_view(&cache->arena, cache->k[l]);
         vh = clcdd_arena_view(&cache->arena, cache->v[l]);
     }
-    TRY(clcdd_split_heads_rope_into(ctx, &kh, &ksrc, &bt->pos, &m->inv_freq, B, T, Hkv, hd,
+    TRY(clcdd_split_heads_rope_into(ctx, &kh, &ksrc, &bt->pos, &m->inv_freq, &m->rope_cs, B, T, Hkv, hd,
                                     CLCDD_ROPE_HALF, Tc, past));
-    TRY(clcdd_split_heads_rope_into(ctx, &vh, &v, &bt->pos, &m->inv_freq, B, T, Hkv, hd,
+    TRY(clcdd_split_heads_rope_into(ctx, &vh, &v, &bt->pos, &m->inv_freq, &m->rope_cs, B, T, Hkv, hd,
                                     CLCDD_ROPE_NONE, Tc, past));
     /* Scores per (sequence, kv head): the G query heads of a kv head are consecutive rows. */
     TRY(clcdd_gemm_strided_batched(ctx, CLCDD_NO_TRANS, CLCDD_TRANS, G * T, Tk, hd, 1.0f,
@@ -248,7 +248,7 @@ static clcdd_status layer_forward(clcdd_ctx *ctx, const clcdd_model *m, const cl
     TRY(clcdd_gemm_strided_batched(ctx, CLCDD_NO_TRANS, CLCDD_NO_TRANS, G * T, hd, Tk, 1.0f,
                                    mat(&P, Tk), G * T * Tk, mat(&vh, hd), Tc * hd, 0.0f,
                                    mat(&oh, hd), G * T * hd, B * Hkv));
-    TRY(clcdd_merge_heads_rope(ctx, &o, &oh, &bt->pos, &m->inv_freq, B, T, H, hd, CLCDD_ROPE_NONE, 1.0f));
+    TRY(clcdd_merge_heads_rope(ctx, &o, &oh, &bt->pos, &m->inv_freq, &m->rope_cs, B, T, H, hd, CLCDD_ROPE_NONE, 1.0f));
     TRY(clcdd_tensor_copy(ctx, &xm, &x));
     TRY(linear(ctx, &xm, &o, &w_o, N, d, dq, 1.0f));
     TRY(maybe_bias(ctx, m, CLCDD_ROLE_O_BIAS, l, &xm, N, d));

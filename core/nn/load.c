@@ -132,6 +132,7 @@ static clcdd_status apply_rope_freqs(clcdd_ctx *ctx, const clcdd_load_source *sr
             base[j] /= f[j];
     }
     if (st == CLCDD_OK) st = clcdd_tensor_upload(ctx, &m->inv_freq, base);
+    if (st == CLCDD_OK) st = clcdd_rope_cs_fill(ctx, &m->rope_cs, &m->inv_freq);
     free(f);
     if (st == CLCDD_OK && info) info->rope_freqs = 1;
     return st;

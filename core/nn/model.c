@@ -133,6 +133,10 @@ clcdd_status clcdd_model_create(clcdd_ctx *ctx, const clcdd_hparams *hp, clcdd_m
         if (st == CLCDD_OK) st = clcdd_rope_inv_freq(hp, inv);
         if (st == CLCDD_OK) st = clcdd_tensor_create(ctx, CLCDD_F32, 1, s, "RoPE frequencies", &m->inv_freq);
         if (st == CLCDD_OK) st = clcdd_tensor_upload(ctx, &m->inv_freq, inv);
+        /* Positions below min(max_position_embeddings, 4096): at most 4096 * hd * 4 bytes. */
+        size_t len = hp->max_position_embeddings ? hp->max_position_embeddings : 4096;
+        if (len > 4096) len = 4096;
+        if (st == CLCDD_OK) st = clcdd_rope_cs_create(ctx, &m->inv_freq, (size_t)s[0], len, &m->rope_cs);
     }
     free(inv);
     if (st != CLCDD_OK) clcdd_model_destroy(m);
@@ -143,6 +147,7 @@ void clcdd_model_destroy(clcdd_model *m) {
     if (!m) return;
     clcdd_arena_free(&m->params);
     clcdd_tensor_destroy(&m->inv_freq);
+    clcdd_rope_cs_destroy(&m->rope_cs);
     free(m->slots);
     memset(m, 0, sizeof *m);
 }

@@ -5,6 +5,7 @@
 
 #include "clcdd/model.h"
 #include "clcdd/runtime.h"
+#include "nn/ops.h"
 #include "runtime/arena.h"
 
 #define CLCDD_NO_SLOT ((size_t)-1)
@@ -14,6 +15,7 @@ typedef struct clcdd_model {
     clcdd_arena params;
     size_t *slots;        /* (L + 1) * CLCDD_ROLE_COUNT: row 0 global roles, row 1+l layer l */
     clcdd_tensor inv_freq; /* (hd / 2) RoPE inverse frequencies incl. scaling (owned) */
+    clcdd_rope_cs rope_cs; /* cos/sin of the first positions (clcdd_rope_cs_fill after inv_freq changes) */
 } clcdd_model;
 
 /* Validate hp (dimensions, divisibility, supported RoPE scaling) and plan + allocate the

@@ -1,5 +1,7 @@
 #include "nn/ops.h"
 
+#include <string.h>
+
 #include <stdlib.h>
 
 #include "runtime/ctx_internal.h"
@@ -35,7 +37,7 @@ static clcdd_status launch_rows(clcdd_ctx *ctx, cl_kernel k, size_t rows, size_t
                                 const char *what) {
     if (rows == 0) return CLCDD_OK;
     size_t global = rows * wg;
-    CL_TRY(clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &wg, 0, NULL, NULL),
+    CL_TRY(clcdd_enqueue(ctx, k, 1, &global, &wg),
            "launching %s over %zu rows on %s", what, rows, ctx->dev.name);
     return CLCDD_OK;
 }
@@ -98,7 +100,7 @@ clcdd_status clcdd_rmsnorm_backward(clcdd_ctx *ctx, clcdd_tensor *dx, int accumu
 
 static clcdd_status heads(clcdd_ctx *ctx, const char *kname, clcdd_tensor *out,
                           const clcdd_tensor *in, const clcdd_tensor *pos,
-                          const clcdd_tensor *inv_freq, size_t B, size_t T, size_t H, size_t hd,
+                          const clcdd_tensor *inv_freq, const clcdd_rope_cs *cs, size_t B, size_t T, size_t H, size_t hd,
                           clcdd_rope_mode mode, float sign, int with_sign, size_t T_out,
                           size_t t_off) {
     size_t n = B * T * H * hd;
@@ -121,6 +123,13 @@ static clcdd_status heads(clcdd_ctx *ctx, const char *kname, clcdd_tensor *out,
     int i = 0;
     KARG(k, i++, out->buf); KARG(k, i++, oo); KARG(k, i++, in->buf); KARG(k, i++, io);
     KARG(k, i++, pos->buf); KARG(k, i++, inv_freq->buf);
+    /* No table: any buffer with length 0 (the kernel then computes every angle). */
+    cl_uint cs_len = cs && cs->table.buf ? cs->len : 0;
+    cl_mem cs_buf = cs_len ? cs->table.buf : inv_freq->buf;
+    if (cs_len && (cs->half != hd / 2 || cs->table.offset))
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "%s: RoPE table for head dim %u, not %zu",
+                          kname, 2 * cs->half, hd);
+    KARG(k, i++, cs_buf); KARG(k, i++, cs_len);
     KARG(k, i++, uT); KARG(k, i++, uH); KARG(k, i++, uhd); KARG(k, i++, m);
     if (with_sign) {
         KARG(k, i++, sign);
@@ -131,30 +140,45 @@ static clcdd_status heads(clcdd_ctx *ctx, const char *kname, clcdd_tensor *out,
     }
     size_t global[3] = {hd / 2, H, B * T};
     if (n == 0) return CLCDD_OK;
-    CL_TRY(clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, NULL, 0, NULL, NULL),
+    /* On a CPU runtime every work-group costs a fixed overhead: group as many rows as fit in
+     * ~1024 items (a divisor of B*T, so no row is out of range). Elsewhere the driver chooses. */
+    size_t local[3] = {hd / 2, H, 1}, *lp = NULL;
+    if (ctx->dev.is_cpu && hd / 2 * H <= ctx->dev.max_work_group_size) {
+        size_t cap = 1024 / (hd / 2 * H), rows = B * T;
+        if (cap * (hd / 2 * H) > ctx->dev.max_work_group_size) cap = ctx->dev.max_work_group_size / (hd / 2 * H);
+        for (size_t r = cap < rows ? cap : rows; r >= 1; r--)
+            if (rows % r == 0) {
+                local[2] = r;
+                break;
+            }
+        lp = local;
+    }
+    CL_TRY(clcdd_enqueue(ctx, k, 3, global, lp),
            "launching %s on %s", kname, ctx->dev.name);
     return CLCDD_OK;
 }
 
 clcdd_status clcdd_split_heads_rope(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *in,
                                     const clcdd_tensor *pos, const clcdd_tensor *inv_freq,
-                                    size_t B, size_t T, size_t H, size_t hd, clcdd_rope_mode mode) {
-    return heads(ctx, "split_heads_rope", out, in, pos, inv_freq, B, T, H, hd, mode, 1.0f, 0, T, 0);
+                                    const clcdd_rope_cs *cs, size_t B, size_t T, size_t H, size_t hd,
+                                    clcdd_rope_mode mode) {
+    return heads(ctx, "split_heads_rope", out, in, pos, inv_freq, cs, B, T, H, hd, mode, 1.0f, 0, T, 0);
 }
 
 clcdd_status clcdd_split_heads_rope_into(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *in,
                                          const clcdd_tensor *pos, const clcdd_tensor *inv_freq,
-                                         size_t B, size_t T, size_t H, size_t hd,
-                                         clcdd_rope_mode mode, size_t T_out, size_t t_off) {
-    return heads(ctx, "split_heads_rope", out, in, pos, inv_freq, B, T, H, hd, mode, 1.0f, 0,
+                                         const clcdd_rope_cs *cs, size_t B, size_t T, size_t H,
+                                         size_t hd, clcdd_rope_mode mode, size_t T_out,
+                                         size_t t_off) {
+    return heads(ctx, "split_heads_rope", out, in, pos, inv_freq, cs, B, T, H, hd, mode, 1.0f, 0,
                  T_out, t_off);
 }
 
 clcdd_status clcdd_merge_heads_rope(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *in,
                                     const clcdd_tensor *pos, const clcdd_tensor *inv_freq,
-                                    size_t B, size_t T, size_t H, size_t hd, clcdd_rope_mode mode,
-                                    float sign) {
-    return heads(ctx, "merge_heads_rope", out, in, pos, inv_freq, B, T, H, hd, mode, sign, 1, T, 0);
+                                    const clcdd_rope_cs *cs, size_t B, size_t T, size_t H, size_t hd,
+                                    clcdd_rope_mode mode, float sign) {
+    return heads(ctx, "merge_heads_rope", out, in, pos, inv_freq, cs, B, T, H, hd, mode, sign, 1, T, 0);
 }
 
 clcdd_status clcdd_softmax_forward(clcdd_ctx *ctx, clcdd_tensor *S, size_t B, size_t H,
@@ -405,4 +429,34 @@ size_t clcdd_embed_csr(const int32_t *ids, size_t n, int32_t *ids_u, int32_t *st
     starts[u] = (int32_t)m;
     free(pairs);
     return u;
+}
+
+clcdd_status clcdd_rope_cs_create(clcdd_ctx *ctx, const clcdd_tensor *inv_freq, size_t half,
+                                  size_t len, clcdd_rope_cs *out) {
+    memset(out, 0, sizeof *out);
+    if (half == 0 || len == 0) return CLCDD_OK;
+    TRY(need(inv_freq, CLCDD_F32, half, "rope table", "inv_freq"));
+    int64_t shape[1] = {(int64_t)(2 * half * len)};
+    TRY(clcdd_tensor_create(ctx, CLCDD_F32, 1, shape, "RoPE cos/sin table", &out->table));
+    out->half = (uint32_t)half;
+    out->len = (uint32_t)len;
+    return clcdd_rope_cs_fill(ctx, out, inv_freq);
+}
+
+clcdd_status clcdd_rope_cs_fill(clcdd_ctx *ctx, clcdd_rope_cs *cs, const clcdd_tensor *inv_freq) {
+    if (!cs->table.buf) return CLCDD_OK;
+    if (inv_freq->offset)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "rope table: inv_freq must not be a view");
+    cl_kernel k;
+    TRY(clcdd_ctx_kernel(ctx, "rope", "", "rope_table", &k));
+    cl_uint half = cs->half, len = cs->len;
+    int i = 0;
+    KARG(k, i++, cs->table.buf); KARG(k, i++, inv_freq->buf); KARG(k, i++, half); KARG(k, i++, len);
+    size_t global[2] = {half, len};
+    return clcdd_launch_2d(ctx, k, global, NULL, "rope_table");
+}
+
+void clcdd_rope_cs_destroy(clcdd_rope_cs *cs) {
+    clcdd_tensor_destroy(&cs->table);
+    memset(cs, 0, sizeof *cs);
 }

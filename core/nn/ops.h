@@ -25,20 +25,36 @@ typedef enum clcdd_rope_mode {
     CLCDD_ROPE_INTERLEAVED = 2  /* Meta original / GGUF llama */
 } clcdd_rope_mode;
 
-/* out (B, H, T, hd) = rotate(in (B, T, H, hd)) at pos (B*T) with inv_freq (hd/2). */
+/* A model's table of (cos, sin) of pos * inv_freq[j] for positions 0 .. len-1 (kernels/rope.cl),
+ * computed on the device once; positions past it are computed in the kernels. Passing NULL
+ * instead of a table computes every angle in place (the same values). */
+typedef struct clcdd_rope_cs {
+    clcdd_tensor table; /* (len, half, 2) */
+    uint32_t half, len;
+} clcdd_rope_cs;
+clcdd_status clcdd_rope_cs_create(clcdd_ctx *ctx, const clcdd_tensor *inv_freq, size_t half,
+                                  size_t len, clcdd_rope_cs *out);
+/* Recompute the table after inv_freq changed. */
+clcdd_status clcdd_rope_cs_fill(clcdd_ctx *ctx, clcdd_rope_cs *cs, const clcdd_tensor *inv_freq);
+void clcdd_rope_cs_destroy(clcdd_rope_cs *cs);
+
+/* out (B, H, T, hd) = rotate(in (B, T, H, hd)) at pos (B*T) with inv_freq (hd/2); cs: the
+ * model's table or NULL. */
 clcdd_status clcdd_split_heads_rope(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *in,
                                     const clcdd_tensor *pos, const clcdd_tensor *inv_freq,
-                                    size_t B, size_t T, size_t H, size_t hd, clcdd_rope_mode mode);
+                                    const clcdd_rope_cs *cs, size_t B, size_t T, size_t H, size_t hd,
+                                    clcdd_rope_mode mode);
 /* The same into a cache laid out (B, H, T_out, hd), rows written at t_off .. t_off + T - 1. */
 clcdd_status clcdd_split_heads_rope_into(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *in,
                                          const clcdd_tensor *pos, const clcdd_tensor *inv_freq,
-                                         size_t B, size_t T, size_t H, size_t hd,
-                                         clcdd_rope_mode mode, size_t T_out, size_t t_off);
+                                         const clcdd_rope_cs *cs, size_t B, size_t T, size_t H,
+                                         size_t hd, clcdd_rope_mode mode, size_t T_out,
+                                         size_t t_off);
 /* out (B, T, H, hd) = rotate_by(sign * angle, in (B, H, T, hd)); sign -1 is split's backward. */
 clcdd_status clcdd_merge_heads_rope(clcdd_ctx *ctx, clcdd_tensor *out, const clcdd_tensor *in,
                                     const clcdd_tensor *pos, const clcdd_tensor *inv_freq,
-                                    size_t B, size_t T, size_t H, size_t hd, clcdd_rope_mode mode,
-                                    float sign);
+                                    const clcdd_rope_cs *cs, size_t B, size_t T, size_t H, size_t hd,
+                                    clcdd_rope_mode mode, float sign);
 
 /* In place on S (B, H, Tq, Tk): masked, scaled softmax (see kernels/attention.cl). */
 clcdd_status clcdd_softmax_forward(clcdd_ctx *ctx, clcdd_tensor *S, size_t B, size_t H,

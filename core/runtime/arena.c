@@ -77,7 +77,7 @@ clcdd_status clcdd_arena_alloc(clcdd_ctx *ctx, clcdd_arena *a, int zero) {
     a->total_bytes = total;
     for (size_t c = 0; c < n_chunks; c++) {
         cl_int err = CL_SUCCESS;
-        a->chunks[c] = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, sizes[c], NULL, &err);
+        a->chunks[c] = clcdd_ctx_create_buffer(ctx, sizes[c], &err);
         if (err != CL_SUCCESS) {
             clcdd_status st = clcdd_cl_fail(err, "allocating %s (%zu MiB in %zu buffers) on %s",
                                             a->what, total >> 20, n_chunks, ctx->dev.name);

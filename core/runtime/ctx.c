@@ -1,4 +1,5 @@
 /* Context: one device, its OpenCL context and in-order queue, program/kernel tables. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +22,75 @@ static void pick_cache_dir(const clcdd_ctx_options *opts, char *out, size_t cap)
         snprintf(out, cap, "%s/.cache/clcdd", home);
 }
 
+/* Shared by the context and every live buffer (one reference each), so a buffer released after
+ * its context still finds its counter; freed with the last reference. */
+struct clcdd_mem_counter {
+    atomic_uint_fast64_t live, peak, buffers;
+    atomic_uint_fast64_t refs;
+};
+
+typedef struct mem_record {
+    struct clcdd_mem_counter *c;
+    uint64_t bytes;
+} mem_record;
+
+static void counter_unref(struct clcdd_mem_counter *c) {
+    if (atomic_fetch_sub(&c->refs, 1) == 1) free(c);
+}
+
+static void CL_CALLBACK buffer_released(cl_mem m, void *user) {
+    (void)m;
+    mem_record *r = user;
+    atomic_fetch_sub(&r->c->live, r->bytes);
+    atomic_fetch_sub(&r->c->buffers, 1);
+    counter_unref(r->c);
+    free(r);
+}
+
+cl_mem clcdd_ctx_create_buffer(clcdd_ctx *ctx, size_t bytes, cl_int *err) {
+    cl_mem m = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, err);
+    if (*err != CL_SUCCESS || !m) return m;
+    mem_record *r = malloc(sizeof *r);
+    if (!r) return m; /* not counted: the buffer itself is fine */
+    r->c = ctx->mem;
+    r->bytes = bytes;
+    atomic_fetch_add(&r->c->refs, 1);
+    if (clSetMemObjectDestructorCallback(m, buffer_released, r) != CL_SUCCESS) {
+        counter_unref(r->c);
+        free(r);
+        return m;
+    }
+    uint64_t live = atomic_fetch_add(&r->c->live, bytes) + bytes;
+    atomic_fetch_add(&r->c->buffers, 1);
+    uint64_t peak = atomic_load(&r->c->peak);
+    while (live > peak && !atomic_compare_exchange_weak(&r->c->peak, &peak, live)) {
+    }
+    return m;
+}
+
+void clcdd_ctx_memory(const clcdd_ctx *ctx, clcdd_memory_stats *out) {
+    out->live_bytes = atomic_load(&ctx->mem->live);
+    out->peak_bytes = atomic_load(&ctx->mem->peak);
+    out->buffers = atomic_load(&ctx->mem->buffers);
+}
+
+void clcdd_ctx_memory_reset_peak(clcdd_ctx *ctx) {
+    atomic_store(&ctx->mem->peak, atomic_load(&ctx->mem->live));
+}
+
 clcdd_status clcdd_ctx_create(const clcdd_ctx_options *opts, clcdd_ctx **out) {
     *out = NULL;
     clcdd_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "context");
+    ctx->mem = calloc(1, sizeof *ctx->mem);
+    if (!ctx->mem) {
+        free(ctx);
+        return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "context");
+    }
+    atomic_init(&ctx->mem->refs, 1);
     clcdd_status st = clcdd_select_device(opts ? opts->device : NULL, &ctx->dev);
     if (st != CLCDD_OK) {
+        counter_unref(ctx->mem);
         free(ctx);
         return st;
     }
@@ -36,10 +100,13 @@ clcdd_status clcdd_ctx_create(const clcdd_ctx_options *opts, clcdd_ctx **out) {
     ctx->context = clCreateContext(props, 1, &ctx->dev.device, NULL, NULL, &err);
     if (err != CL_SUCCESS) {
         st = clcdd_cl_fail(err, "creating an OpenCL context on %s", ctx->dev.name);
+        counter_unref(ctx->mem);
         free(ctx);
         return st;
     }
-    cl_command_queue_properties qp = (opts && opts->enable_profiling) ? CL_QUEUE_PROFILING_ENABLE : 0;
+    const char *penv = getenv("CLCDD_PROFILE");
+    int profile = (opts && opts->enable_profiling) || (penv && *penv && strcmp(penv, "0") != 0);
+    cl_command_queue_properties qp = profile ? CL_QUEUE_PROFILING_ENABLE : 0;
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
@@ -52,11 +119,22 @@ clcdd_status clcdd_ctx_create(const clcdd_ctx_options *opts, clcdd_ctx **out) {
     if (err != CL_SUCCESS) {
         clReleaseContext(ctx->context);
         st = clcdd_cl_fail(err, "creating a command queue on %s", ctx->dev.name);
+        counter_unref(ctx->mem);
+        free(ctx);
+        return st;
+    }
+    if (profile && (st = clcdd_profile_create(ctx)) != CLCDD_OK) {
+        clReleaseCommandQueue(ctx->queue);
+        clReleaseContext(ctx->context);
+        counter_unref(ctx->mem);
         free(ctx);
         return st;
     }
     pick_cache_dir(opts, ctx->cache_dir, sizeof ctx->cache_dir);
-    ctx->wg_1d = ctx->dev.max_work_group_size >= 64 ? 64 : ctx->dev.max_work_group_size;
+    /* 1-D element-wise launches: 64 items a group suits GPUs; a CPU runtime runs each group as
+     * one loop on one core and pays a fixed cost per group, so it gets large groups. */
+    size_t want = ctx->dev.is_cpu ? 1024 : 64;
+    ctx->wg_1d = ctx->dev.max_work_group_size >= want ? want : ctx->dev.max_work_group_size;
     size_t r = 256;
     while (r > ctx->dev.max_work_group_size) r /= 2;
     ctx->wg_reduce = r;
@@ -67,6 +145,7 @@ clcdd_status clcdd_ctx_create(const clcdd_ctx_options *opts, clcdd_ctx **out) {
 void clcdd_ctx_destroy(clcdd_ctx *ctx) {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
+    clcdd_profile_free(ctx);
     clcdd_gemm_state_free(ctx);
     for (size_t i = 0; i < ctx->n_kernels; i++) {
         clReleaseKernel(ctx->kernels[i].kernel);
@@ -81,6 +160,7 @@ void clcdd_ctx_destroy(clcdd_ctx *ctx) {
     free(ctx->programs);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->context) clReleaseContext(ctx->context);
+    counter_unref(ctx->mem);
     free(ctx);
 }
 

@@ -83,7 +83,7 @@ clcdd_status clcdd_gemm_reference(clcdd_ctx *ctx, const clcdd_gemm_args *g) {
     KARG(k, i++, g->beta);
     KARG(k, i++, g->c.buf); KARG(k, i++, co); KARG(k, i++, ldc); KARG(k, i++, sc);
     size_t global[3] = {g->n, g->m, g->batch};
-    CL_TRY(clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, NULL, 0, NULL, NULL),
+    CL_TRY(clcdd_enqueue(ctx, k, 3, global, NULL),
            "reference GEMM %zux%zux%zu (batch %zu) on %s", g->m, g->n, g->k, g->batch,
            ctx->dev.name);
     return CLCDD_OK;

@@ -74,7 +74,7 @@ static clcdd_status ensure_scratch(clcdd_ctx *ctx, cl_mem *buf, size_t *have, si
                           "GEMM packing buffer of %zu bytes exceeds the max allocation (%llu) of %s",
                           bytes, (unsigned long long)ctx->dev.max_alloc_bytes, ctx->dev.name);
     cl_int err = CL_SUCCESS;
-    *buf = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    *buf = clcdd_ctx_create_buffer(ctx, bytes, &err);
     if (err != CL_SUCCESS)
         return clcdd_cl_fail(err, "allocating a %zu-byte GEMM packing buffer", bytes);
     *have = bytes;
@@ -103,7 +103,7 @@ clcdd_status clcdd_gemm_own_pack(clcdd_ctx *ctx, const clcdd_gemm_params *p, int
     size_t rows = tb ? (k + 15) / 16 : k;
     size_t global[3] = {(rows + PACK_GROUP - 1) / PACK_GROUP * PACK_GROUP, panels, batch};
     size_t local[3] = {PACK_GROUP, 1, 1};
-    CL_TRY(clEnqueueNDRangeKernel(ctx->queue, kp, 3, NULL, global, local, 0, NULL, NULL),
+    CL_TRY(clcdd_enqueue(ctx, kp, 3, global, local),
            "packing a %zux%zu GEMM operand on %s", k, n, ctx->dev.name);
     return CLCDD_OK;
 }
@@ -134,7 +134,7 @@ clcdd_status clcdd_gemm_own_tiles(clcdd_ctx *ctx, const clcdd_gemm_args *g,
         KARG(kp, i++, lda); KARG(kp, i++, o->scratch_a); KARG(kp, i++, sp);
         size_t gl[3] = {(g->k + PACK_GROUP - 1) / PACK_GROUP * PACK_GROUP, tiles_m, 1};
         size_t lo[3] = {PACK_GROUP, 1, 1};
-        CL_TRY(clEnqueueNDRangeKernel(ctx->queue, kp, 3, NULL, gl, lo, 0, NULL, NULL),
+        CL_TRY(clcdd_enqueue(ctx, kp, 3, gl, lo),
                "packing a transposed %zux%zu GEMM operand on %s", g->k, g->m, ctx->dev.name);
         ga.a = (clcdd_matrix){o->scratch_a, 0, g->k * (size_t)p->rm};
         g = &ga;
@@ -174,7 +174,7 @@ clcdd_status clcdd_gemm_own_tiles(clcdd_ctx *ctx, const clcdd_gemm_args *g,
         KARG(k, i++, b.buf); KARG(k, i++, bo); KARG(k, i++, ldb); KARG(k, i++, sb);
         KARG(k, i++, pstride); KARG(k, i++, beta);
         KARG(k, i++, g->c.buf); KARG(k, i++, co); KARG(k, i++, ldc); KARG(k, i++, sc);
-        CL_TRY(clEnqueueNDRangeKernel(ctx->queue, k, 3, NULL, global, local, 0, NULL, NULL),
+        CL_TRY(clcdd_enqueue(ctx, k, 3, global, local),
                "own GEMM %zux%zux%zu (batch %zu, %s) on %s", g->m, g->n, g->k, g->batch, opts,
                ctx->dev.name);
         if (g->k == 0) break;
@@ -219,7 +219,7 @@ static clcdd_status alloc_panels(clcdd_ctx *ctx, size_t n, size_t k, size_t rn, 
                           "packed weight of %zu bytes exceeds the max allocation of %s", bytes,
                           ctx->dev.name);
     cl_int err = CL_SUCCESS;
-    *out = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    *out = clcdd_ctx_create_buffer(ctx, bytes, &err);
     if (err != CL_SUCCESS)
         return clcdd_cl_fail(err, "allocating a packed %zux%zu weight (%zu bytes)", n, k, bytes);
     *total += bytes;

@@ -251,7 +251,7 @@ clcdd_status clcdd_launch_1d(clcdd_ctx *ctx, cl_kernel k, size_t n, const char *
     if (n == 0) return CLCDD_OK;
     size_t local = ctx->wg_1d;
     size_t global = (n + local - 1) / local * local;
-    CL_TRY(clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL, NULL),
+    CL_TRY(clcdd_enqueue(ctx, k, 1, &global, &local),
            "launching %s over %zu items on %s", what, n, ctx->dev.name);
     return CLCDD_OK;
 }
@@ -259,7 +259,7 @@ clcdd_status clcdd_launch_1d(clcdd_ctx *ctx, cl_kernel k, size_t n, const char *
 clcdd_status clcdd_launch_2d(clcdd_ctx *ctx, cl_kernel k, const size_t global[2],
                              const size_t *local, const char *what) {
     if (global[0] == 0 || global[1] == 0) return CLCDD_OK;
-    CL_TRY(clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, local, 0, NULL, NULL),
+    CL_TRY(clcdd_enqueue(ctx, k, 2, global, local),
            "launching %s (%zu x %zu) on %s", what, global[0], global[1], ctx->dev.name);
     return CLCDD_OK;
 }

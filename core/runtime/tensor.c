@@ -64,7 +64,7 @@ clcdd_status clcdd_tensor_create(clcdd_ctx *ctx, clcdd_dtype dtype, int ndim, co
                           what, bytes, ctx->dev.name, (unsigned long long)ctx->dev.max_alloc_bytes);
     cl_int err = CL_SUCCESS;
     /* OpenCL forbids zero-sized buffers; an empty tensor still gets a minimal one. */
-    out->buf = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes ? bytes : 4, NULL, &err);
+    out->buf = clcdd_ctx_create_buffer(ctx, bytes ? bytes : 4, &err);
     if (err != CL_SUCCESS)
         return clcdd_cl_fail(err, "allocating %s (%zu bytes) on %s", what, bytes, ctx->dev.name);
     out->dtype = dtype;

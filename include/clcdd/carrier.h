@@ -83,6 +83,15 @@ CLCDD_API clcdd_status clcdd_carrier_read_memory(const void *data, size_t size, 
                                                  clcdd_carrier **out);
 CLCDD_API void clcdd_carrier_free(clcdd_carrier *c);
 
+/* The 8 mask groups of a layer in the archive's layout (ALGORITHMS.md §3.1): ffn_read,
+ * ffn_hidden, ffn_write, attn_read, attn_q, attn_k, attn_v, attn_write. */
+#define CLCDD_CARRIER_GROUPS 8
+/* The name of group g, or "?" outside 0..7. */
+CLCDD_API const char *clcdd_carrier_group_name(int g);
+/* Share of active channels per layer and mask group: density[l * 8 + g] for the n_layers
+ * layers (n_layers x 8 values). Fails when the mask count does not fit the model dimensions. */
+CLCDD_API clcdd_status clcdd_carrier_density(const clcdd_carrier *c, double *density);
+
 /* Add (copying) or replace by name an eraser prompt. */
 CLCDD_API clcdd_status clcdd_carrier_set_prompt(clcdd_carrier *c, const char *name, uint32_t rows,
                                                 uint32_t dim, const float *data,

@@ -6,7 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clcdd/erase.h"
 #include "clcdd/runtime.h"
+#include "clcdd/train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,6 +51,25 @@ typedef void (*clcdd_demo_progress_fn)(const char *stage, size_t step, size_t st
 CLCDD_API clcdd_status clcdd_demo_run(clcdd_ctx *ctx, const clcdd_demo_options *o,
                                       clcdd_demo_progress_fn progress, void *user,
                                       clcdd_demo_row rows[CLCDD_DEMO_ROWS], size_t *n_rows);
+
+/* Structured records of a demo run, for reports and plots (every callback may be NULL). Steps
+ * are 1-based; sft_step and lcdd_step come every step of a short stage and every 5th of a long
+ * one (and at the last); eraser_step every 10th of a long run. lcdd_step fills the dual state
+ * and the active-channel counts; row names the result row the eraser run makes. carrier gives
+ * the LCDD carrier's density per layer and mask group (density[l * 8 + g], include/clcdd/carrier.h). */
+typedef struct clcdd_demo_observer {
+    void *user;
+    void (*sft_step)(const clcdd_train_progress *p, void *user);
+    void (*lcdd_step)(const clcdd_train_progress *p, void *user);
+    void (*eraser_step)(const char *row, const clcdd_erase_progress *p, void *user);
+    void (*carrier)(const double *density, uint32_t n_layers, void *user);
+} clcdd_demo_observer;
+
+/* clcdd_demo_run with an observer (NULL: none). */
+CLCDD_API clcdd_status clcdd_demo_run_observed(clcdd_ctx *ctx, const clcdd_demo_options *o,
+                                               clcdd_demo_progress_fn progress, void *user,
+                                               const clcdd_demo_observer *observer,
+                                               clcdd_demo_row rows[CLCDD_DEMO_ROWS], size_t *n_rows);
 
 /* Pre-train a demo-world base model from scratch (the recipe that made the embedded one):
  * 200,000 training samples (15% echo), AdamW 1.5e-3, batch 128, cosine schedule with 5% warm-up,

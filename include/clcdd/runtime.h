@@ -70,7 +70,7 @@ typedef struct clcdd_ctx_options {
     const char *device;        /* selector as in clcdd_select_device (NULL: default rules) */
     int no_kernel_cache;       /* 1: never read or write the on-disk program cache */
     const char *cache_dir;     /* NULL: $XDG_CACHE_HOME/clcdd, else ~/.cache/clcdd */
-    int enable_profiling;      /* 1: queue created with CL_QUEUE_PROFILING_ENABLE */
+    int enable_profiling;      /* 1: kernel timing (clcdd_ctx_profile); also CLCDD_PROFILE=1 */
 } clcdd_ctx_options;
 
 CLCDD_API clcdd_status clcdd_ctx_create(const clcdd_ctx_options *opts, clcdd_ctx **out);
@@ -88,6 +88,29 @@ typedef struct clcdd_cache_stats {
     int cache_rejected;      /* corrupt or stale entries found and rebuilt */
 } clcdd_cache_stats;
 CLCDD_API void clcdd_ctx_cache_stats(const clcdd_ctx *ctx, clcdd_cache_stats *out);
+
+/* Device memory the library holds in this context: bytes of live buffers, the peak since creation
+ * (or the last reset) and the number of live buffers. A released buffer counts until the driver
+ * frees it (possibly after its queued commands finish), so a peak can only be over-, never
+ * under-stated. Buffers made inside CLBlast for its own scratch are not counted. */
+typedef struct clcdd_memory_stats {
+    uint64_t live_bytes, peak_bytes, buffers;
+} clcdd_memory_stats;
+CLCDD_API void clcdd_ctx_memory(const clcdd_ctx *ctx, clcdd_memory_stats *out);
+/* Start a new peak measurement from the current live bytes. */
+CLCDD_API void clcdd_ctx_memory_reset_peak(clcdd_ctx *ctx);
+
+/* Kernel timing, on when the context was created with enable_profiling or with CLCDD_PROFILE=1
+ * in the environment: device time per kernel function summed over its launches since creation
+ * (or the last reset), longest first. Fills up to cap entries, *n = the number of kernels. Waits
+ * for queued work. Launches made inside CLBlast are not included. */
+typedef struct clcdd_kernel_time {
+    char name[64];
+    uint64_t launches;
+    double seconds;
+} clcdd_kernel_time;
+CLCDD_API clcdd_status clcdd_ctx_profile(clcdd_ctx *ctx, clcdd_kernel_time *out, size_t cap, size_t *n);
+CLCDD_API void clcdd_ctx_profile_reset(clcdd_ctx *ctx);
 
 /* Build (or load from cache) every embedded kernel file; used by `clcdd doctor`. */
 CLCDD_API clcdd_status clcdd_ctx_build_all(clcdd_ctx *ctx);

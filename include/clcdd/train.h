@@ -38,6 +38,12 @@ typedef struct clcdd_sft_options {
     uint64_t seed;            /* data order (42) */
     int all_tokens;           /* loss on the prompt too */
     int64_t log_every;        /* progress every N steps (10) */
+    /* Crash safety (docs/cli.md "Saving and resuming a run"): every save_every optimizer steps
+     * (0: never) the whole training state is written atomically to state_path; resume_path (NULL:
+     * a fresh start) continues from such a state, bit-identically on the same device. */
+    int64_t save_every;
+    const char *state_path;
+    const char *resume_path;
 } clcdd_sft_options;
 CLCDD_API void clcdd_sft_options_default(clcdd_sft_options *o);
 
@@ -47,6 +53,7 @@ typedef struct clcdd_sft_result {
     double seconds;
     int tokenizer_files_copied;   /* tokenizer.json etc. copied next to the saved model */
     int base_is_gguf;             /* 1: the saved model has no tokenizer files */
+    int64_t resumed_step;         /* the step a resumed run continued from (0: a fresh start) */
 } clcdd_sft_result;
 
 /* Load `base` (HF dir or GGUF), tokenize `data` with its tokenizer and chat template, train, and
@@ -70,6 +77,9 @@ typedef struct clcdd_lcdd_options {
     int kl_loss;              /* task loss = KL(SFT || masked model) on the loss tokens instead of
                                * the cross-entropy; the SFT model stays on the device as teacher */
     int early_stop;           /* stop early (ALGORITHMS.md §3; the rule: docs/lcdd.md) */
+    int64_t save_every;       /* as in clcdd_sft_options */
+    const char *state_path;
+    const char *resume_path;
 } clcdd_lcdd_options;
 CLCDD_API void clcdd_lcdd_options_default(clcdd_lcdd_options *o);
 
@@ -83,6 +93,7 @@ typedef struct clcdd_lcdd_result {
     double seconds;
     int64_t steps_done;       /* optimizer steps run (fewer than steps after an early stop) */
     int early_stopped;        /* 0, or 1: active count stalled under budget, 2: loss over limit */
+    int64_t resumed_step;     /* as in clcdd_sft_result */
 } clcdd_lcdd_result;
 
 /* LCDD of (base, sft) on `data`; writes the carrier archive to out_path (atomically). */

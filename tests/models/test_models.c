@@ -123,7 +123,8 @@ static void run_fixture(const char *name, int gguf) {
         int trainable[CLCDD_ROLE_COUNT];
         for (int r = 0; r < CLCDD_ROLE_COUNT; r++) trainable[r] = 1;
         /* The fixtures feed inputs_embeds, so PyTorch gives the table no gradient through the
-         * gather (the embedding gradient is checked against finite differences in tests/nn). */
+         * gather (the embedding gradient is checked against finite differences in tests/nn and
+         * against PyTorch, through the gather and the tied head, in tests/parity). */
         trainable[CLCDD_ROLE_EMBED] = 0;
         if (hp->tie_word_embeddings) trainable[CLCDD_ROLE_LM_HEAD] = 0;
         clcdd_grads g;

@@ -120,7 +120,7 @@ typedef struct { size_t B, T, H, hd; int mode; clcdd_tensor *pos, *freq; float *
 static int rope_loss(const float *x, size_t n, double *loss, void *user) {
     rope_case *c = user;
     clcdd_tensor tx = th_upload(x, n), ty = zeros(n);
-    if (clcdd_split_heads_rope(th_ctx(), &ty, &tx, c->pos, c->freq, c->B, c->T, c->H, c->hd,
+    if (clcdd_split_heads_rope(th_ctx(), &ty, &tx, c->pos, c->freq, NULL, c->B, c->T, c->H, c->hd,
                                (clcdd_rope_mode)c->mode))
         return 1;
     float *y = th_download(&ty);
@@ -139,31 +139,38 @@ Test(nn, rope_split_merge) {
     float *x = malloc(n * 4), *want = malloc(n * 4), *R = malloc(n * 4);
     th_rand(x, n, 77, -1, 1);
     th_rand(R, n, 78, -1, 1);
+    clcdd_rope_cs table;
+    TH_OK(clcdd_rope_cs_create(th_ctx(), &tfreq, hd / 2, 1001, &table));
     for (int mode = 0; mode < 3; mode++) {
+      for (int use = 0; use < 2; use++) {
+        /* use 1: the model's cos/sin table for positions < 1001 (4095 is computed in place) */
+        const clcdd_rope_cs *cs = use ? &table : NULL;
         rope_ref(want, x, pos, freq, B, T, H, hd, mode);
         clcdd_tensor tx = th_upload(x, n), ty = zeros(n), tz = zeros(n);
-        TH_OK(clcdd_split_heads_rope(th_ctx(), &ty, &tx, &tpos, &tfreq, B, T, H, hd,
+        TH_OK(clcdd_split_heads_rope(th_ctx(), &ty, &tx, &tpos, &tfreq, cs, B, T, H, hd,
                                      (clcdd_rope_mode)mode));
         float *y = th_download(&ty);
         /* Angles up to 4095 rad: device sincos vs double cos of the same float angle, 4 ulp. */
-        cr_expect(th_check_close("rope forward", y, want, n, 1e-5, 2e-6), "mode %d", mode);
+        cr_expect(th_check_close("rope forward", y, want, n, 1e-5, 2e-6), "mode %d table %d", mode, use);
         /* merge with sign -1 undoes split: the backward of a rotation is its inverse. */
-        TH_OK(clcdd_merge_heads_rope(th_ctx(), &tz, &ty, &tpos, &tfreq, B, T, H, hd,
+        TH_OK(clcdd_merge_heads_rope(th_ctx(), &tz, &ty, &tpos, &tfreq, cs, B, T, H, hd,
                                      (clcdd_rope_mode)mode, -1.0f));
         float *z = th_download(&tz);
-        cr_expect(th_check_close("rope merge(split(x)) = x", z, x, n, 1e-5, 2e-6), "mode %d", mode);
+        cr_expect(th_check_close("rope merge(split(x)) = x", z, x, n, 1e-5, 2e-6), "mode %d table %d", mode, use);
         /* Gradient: dL/dx = merge(R, sign -1). */
         clcdd_tensor tR = th_upload(R, n);
-        TH_OK(clcdd_merge_heads_rope(th_ctx(), &tz, &tR, &tpos, &tfreq, B, T, H, hd,
+        TH_OK(clcdd_merge_heads_rope(th_ctx(), &tz, &tR, &tpos, &tfreq, cs, B, T, H, hd,
                                      (clcdd_rope_mode)mode, -1.0f));
         float *g = th_download(&tz);
         rope_case c = {B, T, H, hd, mode, &tpos, &tfreq, R};
         cr_expect(th_gradcheck("rope backward", rope_loss, &c, x, n, g, 1e-2, 60, 1e-2),
-                  "mode %d", mode);
+                  "mode %d table %d", mode, use);
         clcdd_tensor_destroy(&tx), clcdd_tensor_destroy(&ty), clcdd_tensor_destroy(&tz),
             clcdd_tensor_destroy(&tR);
         free(y), free(z), free(g);
+      }
     }
+    clcdd_rope_cs_destroy(&table);
     clcdd_tensor_destroy(&tpos), clcdd_tensor_destroy(&tfreq);
     free(x), free(want), free(R);
 }

@@ -10,25 +10,33 @@
 #include "harness/harness.h"
 #include "nn/basic.h"
 
+/* Work-item l's share of [begin, end): every wg-th element, or (contig, CPU devices) the l-th
+ * contiguous slice. */
+static float lane(const float *x, size_t begin, size_t end, size_t l, size_t wg, int sq, int contig) {
+    float a = 0;
+    if (contig) {
+        size_t per = (end - begin + wg - 1) / wg;
+        size_t lo = begin + l * per < end ? begin + l * per : end;
+        size_t hi = lo + per < end ? lo + per : end;
+        for (size_t i = lo; i < hi; i++) a += sq ? x[i] * x[i] : x[i];
+    } else {
+        for (size_t i = begin + l; i < end; i += wg) a += sq ? x[i] * x[i] : x[i];
+    }
+    return a;
+}
+
 /* The documented order of kernels/reduce.cl, computed on the host in float. */
-static float emulate(const float *x, size_t n, int sq, size_t groups, size_t wg, size_t chunk) {
+static float emulate(const float *x, size_t n, int sq, size_t groups, size_t wg, size_t chunk,
+                     int contig) {
     float *partial = calloc(groups, sizeof(float)), *acc = calloc(wg, sizeof(float));
     for (size_t g = 0; g < groups; g++) {
         size_t begin = g * chunk, end = begin + chunk < n ? begin + chunk : n;
-        for (size_t l = 0; l < wg; l++) {
-            float a = 0;
-            for (size_t i = begin + l; i < end; i += wg) a += sq ? x[i] * x[i] : x[i];
-            acc[l] = a;
-        }
+        for (size_t l = 0; l < wg; l++) acc[l] = lane(x, begin, end, l, wg, sq, contig);
         for (size_t s = wg / 2; s > 0; s /= 2)
             for (size_t l = 0; l < s; l++) acc[l] += acc[l + s];
         partial[g] = acc[0];
     }
-    for (size_t l = 0; l < wg; l++) {
-        float a = 0;
-        for (size_t i = l; i < groups; i += wg) a += partial[i];
-        acc[l] = a;
-    }
+    for (size_t l = 0; l < wg; l++) acc[l] = lane(partial, 0, groups, l, wg, 0, contig);
     for (size_t s = wg / 2; s > 0; s /= 2)
         for (size_t l = 0; l < s; l++) acc[l] += acc[l + s];
     float r = acc[0];
@@ -69,7 +77,7 @@ Test(ops, sum_and_sumsq) {
                       sq ? "sumsq" : "sum", n);
             /* The host emulation uses separate multiply and add; the device may contract
              * x*x + acc into an fma for sumsq, so only sum is held to bit equality. */
-            float emu = emulate(x, n, sq, groups, wg, chunk);
+            float emu = emulate(x, n, sq, groups, wg, chunk, clcdd_ctx_device(ctx)->is_cpu);
             if (!sq)
                 cr_expect(memcmp(&got, &emu, 4) == 0, "sum n=%zu: %.9g, documented order gives %.9g",
                           n, got, emu);
