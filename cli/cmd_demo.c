@@ -23,6 +23,14 @@ static const char *usage =
     "  --seed N     seed of every stage (42)\n"
     "  --eval N, --sft-steps N, --lcdd-steps N, --eraser-steps N, --pool N\n"
     "               override the held-out prompt count and the stages' step counts\n"
+    "  --lcdd-lr X, --lcdd-theta-lr X, --lcdd-rho X, --lcdd-warmup N, --lcdd-lambda-min X\n"
+    "               override the LCDD stage's weight lr, mask-logit lr, budget slack, T_w and\n"
+    "               the floor of lambda\n"
+    "  --lcdd-kl-loss  LCDD with the KL-to-SFT task loss instead of the cross-entropy\n"
+    "  --lcdd-no-early-stop\n"
+    "               run all --lcdd-steps (by default LCDD stops once the active-channel count\n"
+    "               has stalled for 3 windows of 20 steps with the loss under budget)\n"
+    "  --lcdd-only  stop after the LCDD row (base, SFT and LCDD rows; no eraser stages)\n"
     "  --json       the table as JSON on stdout\n"
     "  --report DIR a report folder: metrics.json (the --json table), the step logs (sft.jsonl,\n"
     "               lcdd.jsonl, eraser-*.jsonl), SVG plots and index.html\n"
@@ -233,7 +241,10 @@ static int write_report(demo_report *dr, int quick, unsigned long long seed, con
 
 int clcdd_cmd_demo(int argc, char **argv) {
     clcdd_ctx_options copts = {0};
-    int json = 0, quick = 0;
+    int json = 0, quick = 0, lcdd_only = 0, lcdd_kl = 0, lcdd_no_es = 0;
+    float fv[4] = {-1, -1, -1, -1}; /* lcdd lr, theta lr, rho, lambda min */
+    long long lcdd_warmup = -1;
+    static const char *fv_names[4] = {"--lcdd-lr", "--lcdd-theta-lr", "--lcdd-rho", "--lcdd-lambda-min"};
     unsigned long long seed = 42;
     long long ov[5] = {-1, -1, -1, -1, -1}; /* eval, sft, lcdd, eraser, pool */
     const char *pretrain_dir = NULL, *report_dir = NULL;
@@ -248,6 +259,12 @@ int clcdd_cmd_demo(int argc, char **argv) {
             json = 1;
         } else if (!strcmp(argv[i], "--quick")) {
             quick = 1;
+        } else if (!strcmp(argv[i], "--lcdd-only")) {
+            lcdd_only = 1;
+        } else if (!strcmp(argv[i], "--lcdd-kl-loss")) {
+            lcdd_kl = 1;
+        } else if (!strcmp(argv[i], "--lcdd-no-early-stop")) {
+            lcdd_no_es = 1;
         } else if (cli_opt_value(argc, argv, &i, "--device", &v)) {
             if (!v) { fprintf(stderr, "clcdd demo: --device needs a value\n"); return EXIT_USAGE; }
             copts.device = v;
@@ -267,8 +284,21 @@ int clcdd_cmd_demo(int argc, char **argv) {
                 fprintf(stderr, "clcdd demo: --seed needs a number\n");
                 return EXIT_USAGE;
             }
+        } else if (cli_opt_value(argc, argv, &i, "--lcdd-warmup", &v)) {
+            if (!v || sscanf(v, "%lld", &lcdd_warmup) != 1 || lcdd_warmup < 0) {
+                fprintf(stderr, "clcdd demo: --lcdd-warmup needs a non-negative number\n");
+                return EXIT_USAGE;
+            }
         } else {
             int matched = 0;
+            for (int k = 0; k < 4 && !matched; k++)
+                if (cli_opt_value(argc, argv, &i, fv_names[k], &v)) {
+                    matched = 1;
+                    if (!v || sscanf(v, "%f", &fv[k]) != 1 || !(fv[k] >= 0)) {
+                        fprintf(stderr, "clcdd demo: %s needs a non-negative number\n", fv_names[k]);
+                        return EXIT_USAGE;
+                    }
+                }
             for (int k = 0; k < 5 && !matched; k++)
                 if (cli_opt_value(argc, argv, &i, ov_names[k], &v)) {
                     matched = 1;
@@ -323,6 +353,14 @@ int clcdd_cmd_demo(int argc, char **argv) {
     if (ov[2] > 0) o.lcdd_steps = ov[2];
     if (ov[3] > 0) o.eraser_steps = (size_t)ov[3];
     if (ov[4] > 0) o.pool_n = (size_t)ov[4];
+    if (fv[0] >= 0) o.lcdd_lr = fv[0];
+    if (fv[1] >= 0) o.lcdd_theta_lr = fv[1];
+    if (fv[2] >= 0) o.lcdd_rho = fv[2];
+    if (fv[3] >= 0) o.lcdd_lambda_min = fv[3];
+    if (lcdd_warmup >= 0) o.lcdd_warmup = lcdd_warmup;
+    o.lcdd_only = lcdd_only;
+    if (lcdd_kl) o.lcdd_kl_loss = 1;
+    if (lcdd_no_es) o.lcdd_early_stop = 0;
     prog p = {isatty(2), cli_now(), cli_now(), ""};
     clcdd_demo_row rows[CLCDD_DEMO_ROWS];
     size_t n = 0;

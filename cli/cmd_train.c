@@ -24,6 +24,11 @@ static const char *usage =
     "  --lambda-init X    initial dual variable (0.01)\n"
     "  --micro-batch N    (8)   --accum N (4)   --max-len N (512)   --seed N (42)\n"
     "  --all-tokens       loss on the prompt tokens too\n"
+    "  --kl-loss          task loss = KL(SFT || LCDD model) on the loss tokens instead of the\n"
+    "                     cross-entropy (the SFT model stays loaded as the teacher: one more\n"
+    "                     forward per micro-batch and one more model in device memory)\n"
+    "  --early-stop       stop when the active-channel count stalls under budget or the loss\n"
+    "                     median stays over 1.35 x baseline (windows of 20 steps, 3 running)\n"
     "  --log-every N      progress and metrics every N steps (10)\n"
     "  --metrics FILE     JSONL per logged step: step, task_loss, ema, budget, lambda, active\n"
     "  --save-every N     write the whole training state (weights, AdamW moments, mask logits,\n"
@@ -50,15 +55,25 @@ static void human(double b, char *out, size_t cap) {
     snprintf(out, cap, k ? "%.1f %s" : "%.0f %s", b, u[k]);
 }
 
+static const char *stop_name(int reason, int json) {
+    switch (reason) {
+    case 1: return json ? "\"stall\"" : "the active-channel count stalled with the loss under budget";
+    case 2: return json ? "\"loss\"" : "the task-loss median stayed over 1.35 x the baseline";
+    default: return json ? "null" : "none";
+    }
+}
+
 static void print_json(FILE *f, const char *out, const clcdd_lcdd_options *o, const clcdd_lcdd_result *r) {
     fprintf(f, "{\"out\": ");
     cli_json_string(f, out);
     fprintf(f, ", \"steps\": %lld, \"active\": %llu, \"total\": %llu, \"sparsity\": %.6f, "
             "\"task_loss\": %.6g, \"ema\": %.6g, \"budget\": %.6g, \"lambda\": %.6g, "
-            "\"archive_bytes\": %llu, \"full_f32_bytes\": %llu, \"seconds\": %.2f}\n",
+            "\"archive_bytes\": %llu, \"full_f32_bytes\": %llu, \"seconds\": %.2f, "
+            "\"steps_done\": %lld, \"early_stop\": %s}\n",
             (long long)o->steps, (unsigned long long)r->active, (unsigned long long)r->total,
             r->sparsity, r->final_loss, r->ema, r->budget, r->lambda,
-            (unsigned long long)r->archive_bytes, (unsigned long long)r->full_f32_bytes, r->seconds);
+            (unsigned long long)r->archive_bytes, (unsigned long long)r->full_f32_bytes, r->seconds,
+            (long long)r->steps_done, stop_name(r->early_stopped, 1));
 }
 
 /* --report: the final metrics, key numbers and plots; error: NULL when the run succeeded. */
@@ -102,6 +117,10 @@ int clcdd_cmd_train(int argc, char **argv) {
             json = 1;
         } else if (!strcmp(argv[i], "--all-tokens")) {
             o.all_tokens = 1;
+        } else if (!strcmp(argv[i], "--kl-loss")) {
+            o.kl_loss = 1;
+        } else if (!strcmp(argv[i], "--early-stop")) {
+            o.early_stop = 1;
         } else if (cli_opt_value(argc, argv, &i, "--data", &v)) {
             NEED(v, "a file") data = v;
         } else if (cli_opt_value(argc, argv, &i, "--out", &v)) {
@@ -215,6 +234,9 @@ int clcdd_cmd_train(int argc, char **argv) {
     human((double)r.full_f32_bytes, f, sizeof f);
     printf("wrote %s: %llu of %llu mask channels active, sparsity %.2f%%\n", out,
            (unsigned long long)r.active, (unsigned long long)r.total, 100 * r.sparsity);
+    if (r.early_stopped)
+        printf("early stop after %lld of %lld steps: %s\n", (long long)r.steps_done,
+               (long long)o.steps, stop_name(r.early_stopped, 0));
     printf("task loss %.4g (EMA %.3g, budget %.3g), lambda %.4g, %.1f s\n", r.final_loss, r.ema,
            r.budget, r.lambda, r.seconds);
     printf("archive %s vs %s for a full F32 checkpoint (%.2f%%)\n", a, f,

@@ -38,6 +38,52 @@ __kernel void ce_fwd_bwd(__global float *logits, const ulong l_off, __global flo
     }
 }
 
+/* KL(teacher || model) over logits (rows, V): p = softmax(teacher row), q = softmax(logits row).
+ * target[row] < 0: row ignored (loss 0, gradient 0); otherwise loss[row] = sum_v p (log p - log q)
+ * and, with write_grad, the logits are overwritten with their gradient (q - p) * grad_scale. The
+ * teacher's row is read in place (teacher offset t_off). One work-group per row, fixed-order
+ * reductions, as ce_fwd_bwd. */
+__kernel void kl_fwd_bwd(__global float *logits, const ulong l_off, __global const float *teacher,
+                         const ulong t_off, __global float *loss, const ulong loss_off,
+                         __global const int *target, const uint V, const float grad_scale,
+                         const int write_grad, __local float *scratch) {
+    const size_t r = get_group_id(0), l = get_local_id(0), wg = get_local_size(0);
+    __global float *x = logits + l_off + r * V;
+    __global const float *t = teacher + t_off + r * V;
+    const int on = target[r] >= 0;
+    float acc = -INFINITY;
+    for (uint v = l; v < V; v += wg) acc = fmax(acc, x[v]);
+    TREE(fmax)
+    const float mx = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    acc = -INFINITY;
+    for (uint v = l; v < V; v += wg) acc = fmax(acc, t[v]);
+    TREE(fmax)
+    const float mt = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    acc = 0.0f;
+    for (uint v = l; v < V; v += wg) acc += exp(x[v] - mx);
+    TREE(ADD)
+    const float lse_x = mx + log(scratch[0]);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    acc = 0.0f;
+    for (uint v = l; v < V; v += wg) acc += exp(t[v] - mt);
+    TREE(ADD)
+    const float lse_t = mt + log(scratch[0]);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    acc = 0.0f;
+    for (uint v = l; v < V; v += wg) {
+        float lp = t[v] - lse_t;
+        acc += exp(lp) * (lp - (x[v] - lse_x));
+    }
+    TREE(ADD)
+    if (l == 0) loss[loss_off + r] = on ? scratch[0] : 0.0f;
+    barrier(CLK_GLOBAL_MEM_FENCE);
+    if (!write_grad) return;
+    for (uint v = l; v < V; v += wg)
+        x[v] = on ? (exp(x[v] - lse_x) - exp(t[v] - lse_t)) * grad_scale : 0.0f;
+}
+
 /* out[b] = argmax over V of logits row rows[b] (ties: lowest id, as torch.argmax). One work-group
  * per b. */
 __kernel void argmax_rows(__global int *out, __global const float *logits, const ulong l_off,

@@ -27,9 +27,15 @@ void clcdd_demo_options_default(clcdd_demo_options *o, int quick) {
     o->seed = 42;
     o->eval_n = quick ? 32 : 400;
     o->sft_steps = quick ? 30 : 300;
-    o->lcdd_steps = quick ? 20 : 1500;
+    o->lcdd_steps = quick ? 20 : 1000;
     o->eraser_steps = quick ? 10 : 2000;
     o->pool_n = quick ? 64 : 2000;
+    o->lcdd_lr = 1e-3f;
+    o->lcdd_theta_lr = 0.1f;
+    o->lcdd_rho = 20.0f;
+    o->lcdd_warmup = quick ? 5 : 100;
+    o->lcdd_lambda_min = 1e-6f;
+    o->lcdd_early_stop = 1;
 }
 
 clcdd_status clcdd_demo_load_base(clcdd_ctx *ctx, clcdd_model *m) {
@@ -239,9 +245,10 @@ static clcdd_status erase_and_score(demo_state *s, const char *name, const clcdd
 }
 
 static void lcdd_progress_msg(const clcdd_lcdd_state *st, char *msg, size_t cap) {
-    snprintf(msg, cap, "loss %.4f ema %.4f budget %.4f lambda %.3g active %zu/%zu (%.1f%% off)",
+    snprintf(msg, cap, "loss %.4f ema %.4f budget %.4f lambda %.3g active %zu/%zu (%.1f%% off)%s",
              st->last_loss, st->ema_hat, st->budget, st->lambda, st->active, st->total,
-             100.0 * (1.0 - (double)st->active / (double)st->total));
+             100.0 * (1.0 - (double)st->active / (double)st->total),
+             st->stop ? " early stop: sparsity stalled under budget" : "");
 }
 
 /* Density per layer and mask group of the hard masks 1[theta > 0] (for the observer). */
@@ -294,7 +301,7 @@ clcdd_status clcdd_demo_run_observed(clcdd_ctx *ctx, const clcdd_demo_options *o
     s.base_first = malloc(o->eval_n * sizeof *s.base_first);
     if (!s.base_first) { st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "demo"); goto done; }
     for (size_t i = 0; i < o->eval_n; i++) s.base_first[i] = s.eval_base.answer[i][0];
-    if ((st = make_pool(ctx, &s.base, o->seed + 2000, 0, o->pool_n, &s.pool))) goto done;
+    if (!o->lcdd_only && (st = make_pool(ctx, &s.base, o->seed + 2000, 0, o->pool_n, &s.pool))) goto done;
 
     /* SFT: "I don't know." to every instruction (response-only loss, embeddings and head frozen) */
     if ((st = clcdd_demo_dataset(o->seed + 3000, 2000, 0.0f, 1, &sft_data))) goto done;
@@ -339,26 +346,37 @@ clcdd_status clcdd_demo_run_observed(clcdd_ctx *ctx, const clcdd_demo_options *o
         if ((st = score(&s, "base", &s.base, NULL, 0, -1, t0, &rows[(*n_rows)++]))) goto done;
         if ((st = score(&s, "SFT", &s.sft, NULL, 0, -1, ts, &rows[(*n_rows)++]))) goto done;
     }
-    /* LCDD: the demo world's settings (rho 1.0, T_w 150, weight lr 1e-3; DEMO-WORLD.md) */
+    /* LCDD: the demo world's settings (docs/demo.md: rho 20, T_w 100, weight lr 1e-3 constant,
+     * 1000 steps; measured in docs/results.md) */
     {
         double tl = now();
         clcdd_lcdd_config lcfg;
         clcdd_lcdd_config_default(&lcfg, o->lcdd_steps);
         lcfg.train.micro_batch = 32;
         lcfg.train.accum = 1;
-        lcfg.train.optim.lr = 1e-3f;
+        lcfg.train.optim.lr = o->lcdd_lr;
         lcfg.train.schedule = CLCDD_SCHED_CONSTANT;
         lcfg.train.warmup = 0;
-        lcfg.rho = 1.0f;
-        lcfg.T_w = o->quick ? 5 : 150;
+        lcfg.theta_lr = o->lcdd_theta_lr;
+        lcfg.rho = o->lcdd_rho;
+        lcfg.T_w = o->lcdd_warmup;
+        lcfg.lambda_min = o->lcdd_lambda_min;
+        lcfg.kl_loss = o->lcdd_kl_loss;
+        lcfg.early_stop = o->lcdd_early_stop;
+        lcfg.es_loss_factor = 0.0f; /* stall criterion only: the budget is 21 x baseline */
         lcfg.seed = o->seed;
         if ((st = clcdd_lcdd_create(ctx, &s.base, &s.sft, &lcfg, sft_data.max_len, &lc))) goto done;
-        for (int64_t i = 0; i < o->lcdd_steps && st == CLCDD_OK; i++) {
+        for (int64_t i = 0; i < o->lcdd_steps && st == CLCDD_OK && !lc.es.stop; i++) {
             int log = progress && (i % 25 == 0 || i + 1 == o->lcdd_steps);
             int ob = obs_lcdd && (i % obs_lcdd == 0 || i + 1 == o->lcdd_steps);
             clcdd_lcdd_state ls;
             memset(&ls, 0, sizeof ls);
             st = clcdd_lcdd_step(&lc, &sft_data, log || ob ? &ls : NULL);
+            /* the step an early stop fires on is reported like the last step */
+            if (st == CLCDD_OK && !(log || ob) && lc.es.stop && (progress || obs_lcdd)) {
+                st = clcdd_lcdd_read_state(&lc, &ls);
+                log = progress != NULL, ob = obs_lcdd != 0;
+            }
             if (st == CLCDD_OK && ob) {
                 clcdd_train_progress tp;
                 memset(&tp, 0, sizeof tp);
@@ -380,6 +398,7 @@ clcdd_status clcdd_demo_run_observed(clcdd_ctx *ctx, const clcdd_demo_options *o
         if ((st = clcdd_lcdd_write_channels(&lc, &carrier, &sparsity))) goto done;
         if (obs && obs->carrier && (st = report_carrier(&lc, obs))) goto done;
         if ((st = score(&s, "LCDD", &lc.weff, NULL, 0, sparsity, tl, &rows[(*n_rows)++]))) goto done;
+        if (o->lcdd_only) goto done;
         if ((st = erase_and_score(&s, "LCDD + eraser", &lc.weff, &carrier, sparsity, &rows[(*n_rows)++]))) goto done;
         if ((st = erase_and_score(&s, "SFT + eraser (KL only)", &s.sft, NULL, -1, &rows[(*n_rows)++]))) goto done;
         if ((st = erase_and_score(&s, "SFT + eraser (carrier ch.)", &s.sft, &carrier, -1, &rows[(*n_rows)++]))) goto done;

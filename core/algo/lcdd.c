@@ -58,6 +58,10 @@ void clcdd_lcdd_config_default(clcdd_lcdd_config *c, int64_t steps) {
     c->theta_mean = 1.5f;
     c->theta_std = 0.5f;
     c->seed = 42;
+    c->es_window = 20;
+    c->es_patience = 3;
+    c->es_rel_change = 0.01f;
+    c->es_loss_factor = 1.35f;
 }
 
 const clcdd_masked_proj clcdd_masked_projs[7] = {
@@ -105,6 +109,10 @@ clcdd_status clcdd_lcdd_create(clcdd_ctx *ctx, clcdd_model *base, const clcdd_mo
     l->cfg = *cfg;
     l->cfg.train.no_optimizer = 1;
     l->w0 = base;
+    l->sft = sft;
+    if (cfg->early_stop && (cfg->es_window < 1 || cfg->es_patience < 1))
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "LCDD early stop needs a window of at least 1 "
+                          "step and a patience of at least 1 window");
     const clcdd_hparams *hp = &sft->hp;
     l->n_mask = clcdd_mask_layer_size(hp) * hp->n_layers;
     int64_t nm[1] = {(int64_t)l->n_mask}, nd[1] = {16};
@@ -121,7 +129,12 @@ clcdd_status clcdd_lcdd_create(clcdd_ctx *ctx, clcdd_model *base, const clcdd_mo
         (st = clcdd_tensor_fill(ctx, &l->dual, 0.0f)) ||
         (st = clcdd_grads_create(ctx, &l->w, tr, &l->grads_w)) ||
         (st = clcdd_optim_create(ctx, &l->grads_w, &cfg->train.optim, &l->optim)) ||
-        (st = clcdd_trainer_create(ctx, &l->weff, &l->cfg.train, max_len, &l->inner))) {
+        (st = clcdd_trainer_create(ctx, &l->weff, &l->cfg.train, max_len, &l->inner)) ||
+        (cfg->kl_loss && (st = clcdd_trainer_set_teacher(&l->inner, sft))) ||
+        (cfg->early_stop &&
+         ((st = clcdd_tensor_create(ctx, CLCDD_F32, 1, (int64_t[1]){cfg->es_window},
+                                    "early-stop window losses", &l->es_losses)) ||
+          (st = clcdd_tensor_fill(ctx, &l->es_losses, 0.0f))))) {
         clcdd_lcdd_destroy(l);
         return st;
     }
@@ -141,6 +154,7 @@ void clcdd_lcdd_destroy(clcdd_lcdd *l) {
     clcdd_tensor_destroy(&l->mask);
     clcdd_tensor_destroy(&l->dmask);
     clcdd_tensor_destroy(&l->dual);
+    clcdd_tensor_destroy(&l->es_losses);
     clcdd_model_destroy(&l->w);
     clcdd_model_destroy(&l->weff);
     memset(l, 0, sizeof *l);
@@ -243,6 +257,62 @@ clcdd_status clcdd_lcdd_build_effective(clcdd_lcdd *l) {
     return CLCDD_OK;
 }
 
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+void clcdd_lcdd_es_window(const clcdd_lcdd_config *c, clcdd_lcdd_state *es, size_t active,
+                          float median, float ema, float budget, float baseline) {
+    double start = (double)es->es_start_active;
+    double rel = start > 0 ? fabs((double)active - start) / start : (active ? 1.0 : 0.0);
+    int moved = rel >= (double)c->es_rel_change;
+    if (moved) es->es_armed = 1;
+    int stalled = es->es_armed && !moved && ema <= budget;
+    es->es_stall_runs = stalled ? es->es_stall_runs + 1 : 0;
+    int over = c->es_loss_factor > 0 && median > baseline * c->es_loss_factor;
+    es->es_loss_runs = over ? es->es_loss_runs + 1 : 0;
+    es->es_start_active = active;
+    es->es_last_median = median;
+    if (es->stop) return;
+    if (es->es_stall_runs >= c->es_patience) es->stop = CLCDD_LCDD_STOP_STALL;
+    else if (es->es_loss_runs >= c->es_patience) es->stop = CLCDD_LCDD_STOP_LOSS;
+}
+
+/* After optimizer step s (0-based; l->step is s + 1): the step that sets the baseline (s = T_w)
+ * records the active count; every later step's task loss goes into the window; every es_window
+ * steps the window is judged on the host. */
+static clcdd_status early_stop_step(clcdd_lcdd *l, int64_t s) {
+    const clcdd_lcdd_config *c = &l->cfg;
+    if (s < c->T_w || l->es.stop) return CLCDD_OK;
+    clcdd_lcdd_state cur;
+    memset(&cur, 0, sizeof cur);
+    if (s == c->T_w) {
+        TRY(clcdd_lcdd_read_state(l, &cur));
+        l->es.es_start_active = cur.active;
+        return CLCDD_OK;
+    }
+    int64_t k = (s - c->T_w - 1) % c->es_window;
+    CL_TRY(clEnqueueCopyBuffer(l->ctx->queue, l->inner.window_loss.buf, l->es_losses.buf,
+                               l->inner.window_loss.offset, l->es_losses.offset + (size_t)k * 4, 4,
+                               0, NULL, NULL),
+           "recording the task loss for the LCDD early stop");
+    if (k != c->es_window - 1) return CLCDD_OK;
+    size_t W = (size_t)c->es_window;
+    float *w = malloc(W * sizeof *w);
+    if (!w) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "early-stop window");
+    clcdd_status st = clcdd_tensor_download(l->ctx, &l->es_losses, w);
+    if (st == CLCDD_OK) st = clcdd_lcdd_read_state(l, &cur);
+    if (st == CLCDD_OK) {
+        qsort(w, W, sizeof *w, cmp_float);
+        float median = W % 2 ? w[W / 2] : 0.5f * (w[W / 2 - 1] + w[W / 2]);
+        clcdd_lcdd_es_window(c, &l->es, cur.active, median, cur.ema_hat, cur.budget, cur.baseline);
+        if (l->es.stop) l->es.stop_step = l->step;
+    }
+    free(w);
+    return st;
+}
+
 clcdd_status clcdd_lcdd_step(clcdd_lcdd *l, const clcdd_dataset *d, clcdd_lcdd_state *state) {
     clcdd_ctx *ctx = l->ctx;
     const clcdd_hparams *hp = &l->w.hp;
@@ -295,6 +365,7 @@ clcdd_status clcdd_lcdd_step(clcdd_lcdd *l, const clcdd_dataset *d, clcdd_lcdd_s
     TRY(clcdd_launch_1d(ctx, k, 1, "lcdd_dual_update"));
     l->step++;
     l->inner.step = l->step;
+    if (c->early_stop) TRY(early_stop_step(l, step));
     if (state) TRY(clcdd_lcdd_read_state(l, state));
     return CLCDD_OK;
 }
@@ -319,5 +390,12 @@ clcdd_status clcdd_lcdd_read_state(clcdd_lcdd *l, clcdd_lcdd_state *out) {
     out->baseline_set = ((int)ds[8] & 1) != 0;
     out->active = active;
     out->total = l->n_mask;
+    out->es_start_active = l->es.es_start_active;
+    out->es_stall_runs = l->es.es_stall_runs;
+    out->es_loss_runs = l->es.es_loss_runs;
+    out->es_armed = l->es.es_armed;
+    out->stop = l->es.stop;
+    out->stop_step = l->es.stop_step;
+    out->es_last_median = l->es.es_last_median;
     return CLCDD_OK;
 }

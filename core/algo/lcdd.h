@@ -50,16 +50,42 @@ typedef struct clcdd_lcdd_config {
     float theta_lr;             /* 0.1, plain SGD */
     float theta_mean, theta_std;/* init N(1.5, 0.5^2) */
     uint64_t seed;              /* theta init */
+    int kl_loss;                /* task loss = KL(SFT || masked model) on the loss tokens */
+    /* Optional early stop (ALGORITHMS.md §3, docs/lcdd.md): windows of es_window steps from the
+     * step that sets the baseline on; stop when es_patience windows running have a stalled
+     * active count (relative change < es_rel_change, once pruning has begun, EMA under budget)
+     * or a task-loss median above baseline * es_loss_factor. */
+    int early_stop;
+    int64_t es_window;          /* 20 */
+    int es_patience;            /* 3 */
+    float es_rel_change;        /* 0.01 */
+    float es_loss_factor;       /* 1.35; <= 0: no loss criterion (stall only) */
 } clcdd_lcdd_config;
 
 /* ALGORITHMS.md §3 defaults (the paper-scale recipe). */
 void clcdd_lcdd_config_default(clcdd_lcdd_config *c, int64_t steps);
 
+enum { CLCDD_LCDD_STOP_NONE = 0, CLCDD_LCDD_STOP_STALL = 1, CLCDD_LCDD_STOP_LOSS = 2 };
+
 typedef struct clcdd_lcdd_state {
     float lambda, ema_hat, baseline, budget, last_loss, last_v;
     int baseline_set;
     size_t active, total;       /* active mask channels */
+    /* Early-stop progress (host side; part of what a resume must restore). */
+    size_t es_start_active;     /* active channels at the start of the current window */
+    int es_stall_runs;          /* consecutive stalled windows */
+    int es_loss_runs;           /* consecutive windows with the loss median over the limit */
+    int es_armed;               /* pruning has begun: stall windows count from now on */
+    int stop;                   /* CLCDD_LCDD_STOP_*: the early stop fired, and why */
+    int64_t stop_step;          /* optimizer steps done when it fired */
+    float es_last_median;       /* task-loss median of the last finished window */
 } clcdd_lcdd_state;
+
+/* One finished early-stop window: the active count at its end, its task-loss median, the EMA and
+ * budget after its last step and the baseline. Updates the counters in es (and es->stop). Pure:
+ * no device access. */
+void clcdd_lcdd_es_window(const clcdd_lcdd_config *c, clcdd_lcdd_state *es, size_t active,
+                          float median, float ema, float budget, float baseline);
 
 typedef struct clcdd_lcdd {
     clcdd_ctx *ctx;
@@ -73,15 +99,21 @@ typedef struct clcdd_lcdd {
     clcdd_optim optim;          /* AdamW over W */
     clcdd_trainer inner;        /* forward/backward machinery over W_eff (its optimizer unused) */
     int64_t step;
+    const clcdd_model *sft;     /* the frozen SFT model (borrowed; the KL teacher with kl_loss) */
+    clcdd_tensor es_losses;     /* early stop: the current window's task losses (es_window) */
+    clcdd_lcdd_state es;        /* early-stop counters (only the es_* / stop fields are used) */
 } clcdd_lcdd;
 
 /* base and sft must have identical hparams. W is copied from sft, W_eff's frozen parts from base.
- * max_len: longest training sequence. */
+ * max_len: longest training sequence. With cfg->kl_loss, sft is the KL teacher and must outlive
+ * the LCDD object (base always must). */
 clcdd_status clcdd_lcdd_create(clcdd_ctx *ctx, clcdd_model *base, const clcdd_model *sft,
                                const clcdd_lcdd_config *cfg, size_t max_len, clcdd_lcdd *out);
 void clcdd_lcdd_destroy(clcdd_lcdd *l);
 
-/* One optimizer step. state (optional) is read back from the device when given. */
+/* One optimizer step. state (optional) is read back from the device when given. With
+ * cfg.early_stop, l->es.stop becomes non-zero when the caller should stop (the step itself is
+ * complete). */
 clcdd_status clcdd_lcdd_step(clcdd_lcdd *l, const clcdd_dataset *d, clcdd_lcdd_state *state);
 
 /* Recompute W_eff from the current masks and weights (the LCDD model). */

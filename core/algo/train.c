@@ -119,7 +119,18 @@ fail:
     return st;
 }
 
+clcdd_status clcdd_trainer_set_teacher(clcdd_trainer *t, const clcdd_model *teacher) {
+    if (!teacher || teacher->hp.vocab_size != t->model->hp.vocab_size)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "the KL teacher must be a model with the same "
+                          "vocabulary as the trained one");
+    if (!t->teacher_acts.arena.n_chunks)
+        TRY(clcdd_acts_create(t->ctx, &teacher->hp, t->cfg.micro_batch, t->max_T, 0, &t->teacher_acts));
+    t->teacher = teacher;
+    return CLCDD_OK;
+}
+
 void clcdd_trainer_destroy(clcdd_trainer *t) {
+    clcdd_acts_destroy(&t->teacher_acts);
     clcdd_acts_destroy(&t->acts);
     clcdd_bwd_scratch_destroy(&t->scratch);
     clcdd_grads_destroy(&t->grads);
@@ -257,8 +268,16 @@ clcdd_status clcdd_trainer_accumulate(clcdd_trainer *t, const clcdd_dataset *d) 
             (st = clcdd_tensor_upload(ctx, &bt.pos, t->h_pos)) ||
             (st = clcdd_tensor_upload(ctx, &bt.key_len, lens)) ||
             (st = clcdd_tensor_upload(ctx, &tg, t->h_tg)) ||
-            (st = clcdd_decoder_forward(ctx, t->model, &bt, NULL, &t->acts)) ||
-            (st = clcdd_cross_entropy(ctx, &logits, &lr, &tg, B * T, V, scale, 1)) ||
+            (t->teacher && (st = clcdd_decoder_forward(ctx, t->teacher, &bt, NULL, &t->teacher_acts))) ||
+            (st = clcdd_decoder_forward(ctx, t->model, &bt, NULL, &t->acts)))
+            goto done;
+        if (t->teacher) {
+            clcdd_tensor tl = clcdd_act(&t->teacher_acts, t->teacher_acts.logits);
+            st = clcdd_kl_teacher(ctx, &logits, &tl, &lr, &tg, B * T, V, scale, 1);
+        } else {
+            st = clcdd_cross_entropy(ctx, &logits, &lr, &tg, B * T, V, scale, 1);
+        }
+        if (st != CLCDD_OK ||
             (st = clcdd_sum(ctx, &t->loss_sum, &lr)) ||
             (st = clcdd_axpy(ctx, &t->window_loss, &t->loss_sum, scale)) ||
             (st = clcdd_decoder_backward(ctx, t->model, &bt, &t->acts, &t->grads, &t->scratch, NULL, 0)))

@@ -59,11 +59,21 @@ typedef struct clcdd_trainer {
     size_t cursor;           /* next position in order */
     uint64_t epoch;
     int64_t step;            /* optimizer steps done */
+    const clcdd_model *teacher; /* optional: the loss is KL(teacher || model) (borrowed) */
+    clcdd_acts teacher_acts;    /* the teacher's forward of the current micro-batch */
 } clcdd_trainer;
 
 clcdd_status clcdd_trainer_create(clcdd_ctx *ctx, clcdd_model *m, const clcdd_train_config *cfg,
                                   size_t max_len, clcdd_trainer *out);
 void clcdd_trainer_destroy(clcdd_trainer *t);
+
+/* Replace the cross-entropy by KL(teacher || model) on the same loss tokens:
+ * sum_v p_teacher(v) (log p_teacher(v) - log p_model(v)), normalised like the cross-entropy (sum
+ * over the window's loss tokens / their count). The teacher (same vocabulary, borrowed, must
+ * outlive the trainer) runs a forward on each micro-batch before the model does; its logits are
+ * not cached across steps (a cache of every loss token's V logits would not fit for real
+ * vocabularies). */
+clcdd_status clcdd_trainer_set_teacher(clcdd_trainer *t, const clcdd_model *teacher);
 
 /* One optimizer step over cfg.accum micro-batches drawn in the seeded order. When loss is not
  * NULL, waits for the step and returns the window's mean token loss. */

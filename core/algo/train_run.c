@@ -279,19 +279,22 @@ clcdd_status clcdd_sft_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, con
 
 /* ---- LCDD -------------------------------------------------------------------------------- */
 
-static char *train_json(const clcdd_lcdd_options *o, const clcdd_lcdd_state *s, const char *data) {
+static char *train_json(const clcdd_lcdd_options *o, const clcdd_lcdd_state *s, const char *data,
+                        int64_t steps_done) {
     json_t *j = json_pack("{s:s, s:I, s:f, s:I, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:b, s:s,"
-                          " s:{s:f, s:f, s:f, s:f, s:b, s:I, s:I}}",
+                          " s:b, s:b, s:{s:f, s:f, s:f, s:f, s:b, s:I, s:I, s:I, s:i}}",
                           "method", "lcdd", "steps", (json_int_t)o->steps, "rho", (double)o->rho,
                           "warmup_steps", (json_int_t)o->warmup_steps, "lr", (double)o->lr,
                           "theta_lr", (double)o->theta_lr, "lambda_init", (double)o->lambda_init,
                           "micro_batch", (json_int_t)o->micro_batch, "accum", (json_int_t)o->accum,
                           "max_len", (json_int_t)o->max_len, "seed", (json_int_t)o->seed,
-                          "all_tokens", o->all_tokens, "data", data, "final", "lambda",
+                          "all_tokens", o->all_tokens, "data", data, "kl_loss", o->kl_loss,
+                          "early_stop", o->early_stop, "final", "lambda",
                           (double)s->lambda, "ema", (double)s->ema_hat, "baseline",
                           (double)s->baseline, "budget", (double)s->budget, "budget_set",
                           s->baseline_set, "active", (json_int_t)s->active, "total",
-                          (json_int_t)s->total);
+                          (json_int_t)s->total, "steps_done", (json_int_t)steps_done,
+                          "early_stopped", s->stop);
     char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     return txt;
@@ -338,6 +341,8 @@ clcdd_status clcdd_lcdd_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, co
     cfg.theta_lr = o->theta_lr;
     cfg.lambda_init = o->lambda_init;
     cfg.seed = o->seed;
+    cfg.kl_loss = o->kl_loss;
+    cfg.early_stop = o->early_stop;
     if ((st = clcdd_lcdd_create(ctx, &b.model, &s.model, &cfg, res->data.longest, &l)))
         goto done;
     have_l = 1;
@@ -353,9 +358,13 @@ clcdd_status clcdd_lcdd_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, co
     reporter r = {progress, user, t0, now_s(), l.step,
                   (double)res->data.tokens / (double)res->data.examples * (double)(o->micro_batch * o->accum)};
     clcdd_lcdd_state ls = {0};
-    for (int64_t i = l.step; i < o->steps && st == CLCDD_OK; i++) {
+    int64_t done_steps = l.step;
+    for (int64_t i = l.step; i < o->steps && st == CLCDD_OK && !l.es.stop; i++) {
         int lg = log_now(i, o->steps, o->log_every);
         st = clcdd_lcdd_step(&l, &d, lg ? &ls : NULL);
+        if (st == CLCDD_OK) done_steps = i + 1;
+        /* the step an early stop fires on is reported like the last step */
+        if (st == CLCDD_OK && !lg && l.es.stop) st = clcdd_lcdd_read_state(&l, &ls), lg = 1;
         if (st == CLCDD_OK && lg) {
             clcdd_train_progress p = {0};
             p.step = i + 1, p.steps = o->steps, p.loss = ls.last_loss;
@@ -369,7 +378,7 @@ clcdd_status clcdd_lcdd_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, co
     }
     if (st) goto done;
     if ((st = clcdd_lcdd_read_state(&l, &ls))) goto done;
-    if (!(tj = train_json(o, &ls, data))) {
+    if (!(tj = train_json(o, &ls, data, done_steps))) {
         st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "train JSON");
         goto done;
     }
@@ -379,6 +388,8 @@ clcdd_status clcdd_lcdd_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, co
     res->sparsity = ls.total ? 1.0 - (double)ls.active / (double)ls.total : 0;
     res->final_loss = ls.last_loss, res->ema = ls.ema_hat, res->budget = ls.budget;
     res->lambda = ls.lambda;
+    res->steps_done = done_steps;
+    res->early_stopped = ls.stop;
     struct stat sb;
     if (stat(out_path, &sb) == 0) res->archive_bytes = (uint64_t)sb.st_size;
     res->full_f32_bytes = b.info.n_params * 4;

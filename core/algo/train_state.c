@@ -82,6 +82,8 @@ clcdd_status clcdd_state_ident_lcdd(clcdd_ctx *ctx, const clcdd_model *base, con
     opt_add(id, "warmup-steps", "%lld", (long long)o->warmup_steps);
     opt_add(id, "theta-lr", "%.9g", (double)o->theta_lr);
     opt_add(id, "lambda-init", "%.9g", (double)o->lambda_init);
+    opt_add(id, "kl-loss", "%d", o->kl_loss ? 1 : 0);
+    opt_add(id, "early-stop", "%d", o->early_stop ? 1 : 0);
     return clcdd_model_fingerprint(ctx, base, id->base_fp);
 }
 
@@ -316,6 +318,12 @@ clcdd_status clcdd_state_save_lcdd(const char *path, const clcdd_state_ident *id
     if (st == CLCDD_OK) st = sw_optim(&w, &l->w, &l->grads_w, &l->optim);
     if (st == CLCDD_OK) st = sw_device(&w, "lcdd.theta", &l->theta);
     if (st == CLCDD_OK) st = sw_device(&w, "lcdd.dual", &l->dual);
+    /* early-stop progress; the current window's recorded losses are not kept, so after a resume
+     * in mid-window that window's median counts the steps before the resume as loss 0 */
+    if (st == CLCDD_OK)
+        st = sw_meta(&w, "lcdd.early_stop", "%zu %d %d %d %d %lld %.9g", l->es.es_start_active,
+                     l->es.es_stall_runs, l->es.es_loss_runs, l->es.es_armed, l->es.stop,
+                     (long long)l->es.stop_step, (double)l->es.es_last_median);
     return save_done(&w, st);
 }
 
@@ -563,7 +571,19 @@ static clcdd_status lcdd_pass(const sreader *r, void *user) {
     TRY(rd_optim(r, &l->w, &l->grads_w, &l->optim, step));
     TRY(rd_device(r, "lcdd.theta", &l->theta));
     TRY(rd_device(r, "lcdd.dual", &l->dual));
-    if (r->apply) l->step = step;
+    clcdd_lcdd_state es;
+    memset(&es, 0, sizeof es);
+    const char *v = clcdd_safetensors_metadata_get(r->st, "lcdd.early_stop");
+    if (v) {
+        long long stop_step = 0;
+        double med = 0;
+        if (sscanf(v, "%zu %d %d %d %d %lld %lf", &es.es_start_active, &es.es_stall_runs,
+                   &es.es_loss_runs, &es.es_armed, &es.stop, &stop_step, &med) != 7)
+            return damaged(r, "lcdd.early_stop is not 7 numbers");
+        es.stop_step = stop_step;
+        es.es_last_median = (float)med;
+    }
+    if (r->apply) l->step = step, l->es = es;
     return CLCDD_OK;
 }
 

@@ -271,6 +271,29 @@ clcdd_status clcdd_cross_entropy(clcdd_ctx *ctx, clcdd_tensor *logits, clcdd_ten
     return launch_rows(ctx, k, rows, wg, "ce_fwd_bwd");
 }
 
+clcdd_status clcdd_kl_teacher(clcdd_ctx *ctx, clcdd_tensor *logits, const clcdd_tensor *teacher,
+                              clcdd_tensor *loss, const clcdd_tensor *target, size_t rows,
+                              size_t V, float grad_scale, int write_grad) {
+    TRY(need(logits, CLCDD_F32, rows * V, "KL to the teacher", "logits"));
+    TRY(need(teacher, CLCDD_F32, rows * V, "KL to the teacher", "teacher logits"));
+    TRY(need(loss, CLCDD_F32, rows, "KL to the teacher", "loss"));
+    TRY(need(target, CLCDD_I32, rows, "KL to the teacher", "targets"));
+    if (target->offset)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "KL to the teacher: targets must not be a view");
+    cl_kernel k;
+    TRY(clcdd_ctx_kernel(ctx, "loss", "", "kl_fwd_bwd", &k));
+    size_t wg = row_wg(ctx, V);
+    cl_ulong lo = eoff(logits), to = eoff(teacher), losso = eoff(loss);
+    cl_uint uV = (cl_uint)V;
+    cl_int wgr = write_grad ? 1 : 0;
+    int i = 0;
+    KARG(k, i++, logits->buf); KARG(k, i++, lo); KARG(k, i++, teacher->buf); KARG(k, i++, to);
+    KARG(k, i++, loss->buf); KARG(k, i++, losso); KARG(k, i++, target->buf); KARG(k, i++, uV);
+    KARG(k, i++, grad_scale); KARG(k, i++, wgr);
+    CL_TRY(clSetKernelArg(k, i, wg * sizeof(float), NULL), "KL scratch");
+    return launch_rows(ctx, k, rows, wg, "kl_fwd_bwd");
+}
+
 clcdd_status clcdd_add_bias_rows(clcdd_ctx *ctx, clcdd_tensor *y, const clcdd_tensor *b,
                                  size_t rows, size_t cols) {
     TRY(need(y, CLCDD_F32, rows * cols, "bias add", "y"));

@@ -76,6 +76,13 @@ clcdd_status clcdd_swiglu_backward(clcdd_ctx *ctx, clcdd_tensor *dg, clcdd_tenso
 clcdd_status clcdd_cross_entropy(clcdd_ctx *ctx, clcdd_tensor *logits, clcdd_tensor *loss,
                                  const clcdd_tensor *target, size_t rows, size_t V,
                                  float grad_scale, int write_grad);
+/* KL(teacher || model) per row over logits (rows, V) with the teacher's logits of the same shape:
+ * loss[row] = sum_v p (log p - log q), p = softmax(teacher row), q = softmax(logits row), for rows
+ * whose target is >= 0 (others: loss 0, gradient 0). With write_grad the logits are overwritten
+ * with their gradient (q - p) * grad_scale, as clcdd_cross_entropy does. */
+clcdd_status clcdd_kl_teacher(clcdd_ctx *ctx, clcdd_tensor *logits, const clcdd_tensor *teacher,
+                              clcdd_tensor *loss, const clcdd_tensor *target, size_t rows,
+                              size_t V, float grad_scale, int write_grad);
 
 #endif
 

@@ -19,9 +19,18 @@ typedef struct clcdd_demo_options {
     uint64_t seed;
     size_t eval_n;          /* held-out prompts evaluated (400) */
     int64_t sft_steps;      /* (300) */
-    int64_t lcdd_steps;     /* (1500) */
+    int64_t lcdd_steps;     /* (1000) */
     size_t eraser_steps;    /* (2000) */
     size_t pool_n;          /* eraser prompt pool (2000) */
+    /* LCDD settings of the demo world (docs/demo.md) */
+    float lcdd_lr;          /* AdamW lr of the weights, constant */
+    float lcdd_theta_lr;    /* SGD lr of the mask logits */
+    float lcdd_rho;         /* budget slack */
+    int64_t lcdd_warmup;    /* T_w */
+    float lcdd_lambda_min;  /* floor of the dual variable */
+    int lcdd_kl_loss;       /* KL-to-SFT task loss instead of the cross-entropy */
+    int lcdd_early_stop;    /* the early stop's stall criterion (on; docs/demo.md) */
+    int lcdd_only;          /* 1: stop after the LCDD row (no eraser stages, no eraser pool) */
 } clcdd_demo_options;
 
 CLCDD_API void clcdd_demo_options_default(clcdd_demo_options *o, int quick);

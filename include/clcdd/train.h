@@ -74,6 +74,9 @@ typedef struct clcdd_lcdd_options {
     uint64_t seed;
     int all_tokens;
     int64_t log_every;
+    int kl_loss;              /* task loss = KL(SFT || masked model) on the loss tokens instead of
+                               * the cross-entropy; the SFT model stays on the device as teacher */
+    int early_stop;           /* stop early (ALGORITHMS.md §3; the rule: docs/lcdd.md) */
     int64_t save_every;       /* as in clcdd_sft_options */
     const char *state_path;
     const char *resume_path;
@@ -88,6 +91,8 @@ typedef struct clcdd_lcdd_result {
     uint64_t archive_bytes;   /* size of the written archive */
     uint64_t full_f32_bytes;  /* size of the model's parameters as F32 */
     double seconds;
+    int64_t steps_done;       /* optimizer steps run (fewer than steps after an early stop) */
+    int early_stopped;        /* 0, or 1: active count stalled under budget, 2: loss over limit */
     int64_t resumed_step;     /* as in clcdd_sft_result */
 } clcdd_lcdd_result;
 

@@ -1,6 +1,8 @@
 /* LCDD against the PyTorch re-implementation of ALGORITHMS.md §3 (tests/fixtures/
  * make_lcdd_fixture.py): 8 steps on a tiny LLaMA, comparing each step's task loss and lambda,
- * the mask logits, the active-channel count, and every trainable weight.
+ * the mask logits, the active-channel count, and every trainable weight; once with the
+ * cross-entropy task loss and once with the KL-to-SFT task loss (the reference computes the KL in
+ * float64 from the frozen SFT model's logits; the same tolerances hold).
  * Tolerances: loss and lambda 1e-4 relative; theta and weights 1e-4 relative + 1e-5 absolute
  * (float32 through forward, backward and Adam in a different summation order; Adam's
  * m / sqrt(v) amplifies tiny gradient differences where v is small, so exact equality is not
@@ -19,7 +21,7 @@
 
 #define FX CLCDD_TEST_DATA "/fixtures/lcdd"
 
-Test(lcdd, parity_with_pytorch) {
+static void run_parity(const char *ref_path, int kl_loss) {
     clcdd_ctx *ctx = th_ctx();
     clcdd_hparams hp;
     memset(&hp, 0, sizeof hp);
@@ -31,7 +33,7 @@ Test(lcdd, parity_with_pytorch) {
     fx_load_model(ctx, FX "/base", &hp, &base);
     fx_load_model(ctx, FX "/sft", &hp, &sft);
     clcdd_safetensors *ref;
-    TH_OK(clcdd_safetensors_open(FX "/lcdd_ref.safetensors", &ref));
+    TH_OK(clcdd_safetensors_open(ref_path, &ref));
     size_t n_ids, n_theta, n_steps;
     float *ids = fx_tensor_f32(ref, "ids", &n_ids), *lens = fx_tensor_f32(ref, "lens", NULL);
     float *lmask = fx_tensor_f32(ref, "loss_mask", NULL), *theta0 = fx_tensor_f32(ref, "theta0", &n_theta);
@@ -58,6 +60,7 @@ Test(lcdd, parity_with_pytorch) {
     c.train.optim.lr = 1e-2f;
     c.T_w = 2;
     c.lambda_init = 0.5f;
+    c.kl_loss = kl_loss;
     clcdd_lcdd l;
     TH_OK(clcdd_lcdd_create(ctx, &base, &sft, &c, T, &l));
     cr_assert(l.n_mask == n_theta, "mask size %zu vs fixture %zu", l.n_mask, n_theta);
@@ -101,3 +104,7 @@ Test(lcdd, parity_with_pytorch) {
     clcdd_model_destroy(&base);
     clcdd_model_destroy(&sft);
 }
+
+Test(lcdd, parity_with_pytorch) { run_parity(FX "/lcdd_ref.safetensors", 0); }
+
+Test(lcdd, parity_with_pytorch_kl_loss) { run_parity(FX "/lcdd_ref_kl.safetensors", 1); }

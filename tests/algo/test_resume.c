@@ -179,6 +179,78 @@ Test(resume, lcdd_bit_identical) {
     clcdd_model_destroy(&sft);
 }
 
+/* The KL task loss and the early stop resume too: the early-stop counters travel in the state and
+ * the resumed run stops on the same step, for the same reason, with the same last window median
+ * (the window that straddles the save point is the only one that differs), as one run does. */
+Test(resume, lcdd_kl_loss_and_early_stop) {
+    clcdd_ctx *ctx = th_ctx();
+    clcdd_hparams hp;
+    tiny_hp(&hp);
+    clcdd_model base, sft;
+    fx_load_model(ctx, FX "/base", &hp, &base);
+    fx_load_model(ctx, FX "/sft", &hp, &sft);
+    clcdd_dataset d;
+    size_t T;
+    load_data(&d, &T);
+    clcdd_lcdd_config c;
+    lcdd_config(&c);
+    c.kl_loss = 1;
+    c.early_stop = 1;
+    c.es_window = 2;
+    c.es_patience = 4;
+    c.es_loss_factor = 1e-6f; /* every window's median is over: windows end after steps 5, 7, 9, 11 */
+    clcdd_lcdd_options o;
+    clcdd_lcdd_options_default(&o);
+    o.steps = STEPS;
+    o.kl_loss = 1;
+    o.early_stop = 1;
+    char fp[40];
+    TH_OK(clcdd_model_fingerprint(ctx, &sft, fp));
+    clcdd_state_ident id;
+    TH_OK(clcdd_state_ident_lcdd(ctx, &base, fp, &d, &o, &id));
+    clcdd_lcdd ref, a, b;
+    TH_OK(clcdd_lcdd_create(ctx, &base, &sft, &c, T, &ref));
+    while (ref.step < STEPS && !ref.es.stop) TH_OK(clcdd_lcdd_step(&ref, &d, NULL));
+    cr_assert(ref.es.stop == CLCDD_LCDD_STOP_LOSS && ref.es.stop_step == 12, "reference stop %d at %lld",
+              ref.es.stop, (long long)ref.es.stop_step);
+    char path[128];
+    state_path(path, sizeof path, "lcdd-es");
+    TH_OK(clcdd_lcdd_create(ctx, &base, &sft, &c, T, &a));
+    for (int i = 0; i < 8; i++) TH_OK(clcdd_lcdd_step(&a, &d, NULL)); /* two windows judged */
+    cr_expect_eq(a.es.es_loss_runs, 2);
+    TH_OK(clcdd_state_save_lcdd(path, &id, &a));
+    clcdd_lcdd_destroy(&a);
+    TH_OK(clcdd_lcdd_create(ctx, &base, &sft, &c, T, &b));
+    TH_OK(clcdd_state_load_lcdd(path, &id, &b, &d));
+    cr_expect(b.step == 8 && b.es.es_loss_runs == 2, "resumed at %lld with %d loss windows",
+              (long long)b.step, b.es.es_loss_runs);
+    while (b.step < STEPS && !b.es.stop) TH_OK(clcdd_lcdd_step(&b, &d, NULL));
+    cr_expect(b.es.stop == ref.es.stop && b.es.stop_step == ref.es.stop_step &&
+                  b.es.es_loss_runs == ref.es.es_loss_runs && b.es.es_start_active == ref.es.es_start_active &&
+                  b.es.es_last_median == ref.es.es_last_median,
+              "resumed stop %d at %lld (median %g) vs %d at %lld (median %g)", b.es.stop,
+              (long long)b.es.stop_step, (double)b.es.es_last_median, ref.es.stop,
+              (long long)ref.es.stop_step, (double)ref.es.es_last_median);
+    expect_same_tensor(&ref.theta, &b.theta, "theta");
+    expect_same_arena(&ref.w.params, &b.w.params, "weights W");
+    clcdd_lcdd_destroy(&b);
+    clcdd_lcdd_destroy(&ref);
+    /* a state of a KL run does not resume a cross-entropy run */
+    o.kl_loss = 0;
+    clcdd_state_ident other;
+    TH_OK(clcdd_state_ident_lcdd(ctx, &base, fp, &d, &o, &other));
+    c.kl_loss = 0;
+    TH_OK(clcdd_lcdd_create(ctx, &base, &sft, &c, T, &b));
+    clcdd_status st = clcdd_state_load_lcdd(path, &other, &b, &d);
+    cr_expect(st == CLCDD_ERR_INVALID_ARGUMENT && strstr(clcdd_last_error(), "kl-loss"), "status %d: %s",
+              (int)st, clcdd_last_error());
+    clcdd_lcdd_destroy(&b);
+    unlink(path);
+    clcdd_dataset_free(&d);
+    clcdd_model_destroy(&base);
+    clcdd_model_destroy(&sft);
+}
+
 Test(resume, sft_bit_identical) {
     clcdd_ctx *ctx = th_ctx();
     clcdd_hparams hp;

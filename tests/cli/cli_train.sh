@@ -32,6 +32,20 @@ python3 -c 'import json,sys; [json.loads(l)["loss"] for l in open(sys.argv[1])]'
   $small --metrics "$t/lcdd_metrics.jsonl" >"$t/out" 2>"$t/err" || die "train exit $?: $(cat "$t/err")"
 grep -q 'sparsity' "$t/out" || die "train summary: $(cat "$t/out")"
 python3 -c 'import json,sys; [json.loads(l)["lambda"] for l in open(sys.argv[1])]' "$t/lcdd_metrics.jsonl" || die "train metrics"
+# the KL-to-SFT task loss and the early stop: accepted, reported in the JSON summary; the KL of
+# the first step is near 0 (the masks start almost all on, so the LCDD model starts at SFT) while
+# the cross-entropy of the run above is not
+"$clcdd" train "$t/base" "$t/sft" --data "$t/train.jsonl" --out "$t/ckl.clcdd" --steps 4 --warmup-steps 2 \
+  $small --kl-loss --early-stop --metrics "$t/kl_metrics.jsonl" --json >"$t/kl.json" 2>"$t/err" \
+  || die "train --kl-loss --early-stop exit $?: $(cat "$t/err")"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["steps_done"] == 4 and d["early_stop"] is None, d' \
+  "$t/kl.json" || die "train --kl-loss --json: $(cat "$t/kl.json")"
+python3 -c '
+import json,sys
+kl=[json.loads(l) for l in open(sys.argv[1])]
+ce=[json.loads(l) for l in open(sys.argv[2])]
+assert abs(kl[0]["task_loss"]) < 0.05 and ce[0]["task_loss"] > 1.0, (kl[0], ce[0])
+' "$t/kl_metrics.jsonl" "$t/lcdd_metrics.jsonl" || die "train --kl-loss metrics: $(head -2 "$t/kl_metrics.jsonl")"
 
 "$clcdd" carrier inspect "$t/c.clcdd" --json >"$t/inspect.json" || die "carrier inspect exit $?"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["masks"] == 480 and len(d["density"]) == 2, d' \
