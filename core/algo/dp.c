@@ -93,8 +93,9 @@ static clcdd_status run_jobs(job *jobs, size_t n) {
 
 /* ---- plan ------------------------------------------------------------------------------- */
 
-/* Examples of each replica: even when the times are within 25%, else in proportion to speed
- * (largest remainders, ties to the lower index). Deterministic given the times. */
+/* Examples of each replica: even when the devices are alike (the same device, driver and platform
+ * run at the same speed; measured differences between them are noise) or their times are within
+ * 25%, else in proportion to speed (largest remainders, ties to the lower index). */
 static void split_window(clcdd_dp_plan *p) {
     size_t R = p->replicas, W = p->window;
     double lo = p->calib_s[0], hi = p->calib_s[0];
@@ -102,7 +103,7 @@ static void split_window(clcdd_dp_plan *p) {
         if (p->calib_s[g] < lo) lo = p->calib_s[g];
         if (p->calib_s[g] > hi) hi = p->calib_s[g];
     }
-    if (lo <= 0 || hi <= 1.25 * lo) {
+    if (p->identical || lo <= 0 || hi <= 1.25 * lo) {
         for (size_t g = 0; g < R; g++) p->examples[g] = W / R + (g < W % R);
         return;
     }
@@ -195,12 +196,13 @@ clcdd_status clcdd_dp_init(clcdd_dp *dp, clcdd_trainer **tr, size_t n, const clc
         me.hash[k] = device_hash(di);
         snprintf(me.name[k], sizeof me.name[k], "%s", di->name);
         if (split) continue;
-        for (int rep = 0; rep < 2 && st == CLCDD_OK; rep++) {
+        /* a warm-up (kernel builds, first allocations), then the fastest of three */
+        for (int rep = 0; rep < 4 && st == CLCDD_OK; rep++) {
             job j;
             memset(&j, 0, sizeof j);
             j.dp = dp, j.k = k, j.d = d, j.pick = dp->pick, j.n = mb, j.scale = 1.0f;
             st = run_jobs(&j, 1);
-            me.calib[k] = j.seconds;
+            if (rep == 1 || (rep > 1 && j.seconds < me.calib[k])) me.calib[k] = j.seconds;
         }
     }
     int size = comm ? comm->size : 1, rank = comm ? comm->rank : 0;

@@ -33,10 +33,10 @@ typedef struct clcdd_dp {
 } clcdd_dp;
 
 /* Set up over n local trainers (created alike, none stepped yet) and calibrate: time one
- * forward+backward micro-batch of the first examples of d on every replica (the second of two
- * runs; the first builds kernels), exchange the times over the ranks, and split the window in
- * proportion to speed (evenly when the slowest is within 25% of the fastest; a given split
- * wins). Collective over the ranks. */
+ * forward+backward micro-batch of the first examples of d on every replica (the fastest of three
+ * after a warm-up that builds the kernels), exchange the times over the ranks, and split the
+ * window in proportion to speed (evenly when the devices are alike or the slowest is within 25%
+ * of the fastest; a given split wins). Collective over the ranks. */
 clcdd_status clcdd_dp_init(clcdd_dp *dp, clcdd_trainer **tr, size_t n, const clcdd_comm *comm,
                            const clcdd_dataset *d, const size_t *split);
 void clcdd_dp_free(clcdd_dp *dp);
