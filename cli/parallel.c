@@ -249,8 +249,12 @@ void cli_parallel_print_plan(const clcdd_dp_plan *plan, void *user) {
 void cli_parallel_print_timing(const char *cmd, const clcdd_dp_plan *plan) {
     if (!plan->replicas || plan->steps <= 0) return;
     fprintf(stderr, "clcdd %s: %.1f ms per step: slices %.1f ms (slowest device), reduction %.1f ms "
-            "(%.2f MB per device), optimizer and the rest %.1f ms\n", cmd, 1e3 * plan->step_s,
-            1e3 * plan->compute_s, 1e3 * plan->reduce_s, (double)plan->reduce_bytes / 1e6,
+            "(%.2f MB per device", cmd, 1e3 * plan->step_s, 1e3 * plan->compute_s,
+            1e3 * plan->reduce_s, (double)plan->reduce_bytes / 1e6);
+    if (plan->ranks > 1)
+        fprintf(stderr, "; %.1f ms of it exchanging with the other ranks, waiting for the slowest "
+                "included", 1e3 * plan->exchange_s);
+    fprintf(stderr, "), optimizer and the rest %.1f ms\n",
             1e3 * (plan->step_s - plan->compute_s - plan->reduce_s));
 }
 
@@ -262,7 +266,7 @@ void cli_parallel_json(FILE *f, const clcdd_dp_plan *plan) {
     fprintf(f, "], \"calib_s\": [");
     for (size_t g = 0; g < plan->replicas; g++) fprintf(f, "%s%.6f", g ? ", " : "", plan->calib_s[g]);
     fprintf(f, "], \"identical\": %s, \"reduce_bytes\": %llu, \"steps\": %lld, \"step_s\": %.6f, "
-            "\"compute_s\": %.6f, \"reduce_s\": %.6f}", plan->identical ? "true" : "false",
-            (unsigned long long)plan->reduce_bytes, (long long)plan->steps, plan->step_s,
-            plan->compute_s, plan->reduce_s);
+            "\"compute_s\": %.6f, \"reduce_s\": %.6f, \"exchange_s\": %.6f}",
+            plan->identical ? "true" : "false", (unsigned long long)plan->reduce_bytes,
+            (long long)plan->steps, plan->step_s, plan->compute_s, plan->reduce_s, plan->exchange_s);
 }

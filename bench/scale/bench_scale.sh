@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Step throughput of `clcdd sft` and `clcdd train` (LCDD) on one device, two devices of one process
 # (--devices) and two MPI ranks with one device each, on a random LLaMA-shaped model:
-#   bench/scale/bench_scale.sh [CLCDD] [STEPS] [-- make_model.py options]
-# Defaults: ./build/cli/clcdd, 12 steps, d 256 x 4 layers x ffn 768 (3.2 M parameters, 12.6 MB
+#   bench/scale/bench_scale.sh [CLCDD] [STEPS] [ROUNDS] [-- make_model.py options]
+# Defaults: ./build/cli/clcdd, 10 steps, 3 rounds, d 256 x 4 layers x ffn 768 (3.2 M parameters, 12.6 MB
 # of F32 gradients), vocabulary 64 (the tiny test tokenizer), micro-batch 4 x accum 2 of ~70-token
 # examples. PoCL shows two CPU devices with POCL_DEVICES="pthread pthread". Each configuration
-# logs every step; the step time is the median of the steps after the first two (the first steps
-# still build kernels). The two-device rows also give the host reduction time per step (download,
+# logs every step; its step time is the median of the steps after the first two (the first steps
+# still build kernels); the configurations run in turn, ROUNDS times, so all see the same machine
+# load, and the table gives the median over the rounds (and the load average at the start). The two-device rows also give the host reduction time per step (download,
 # fixed-order sum, exchange, upload) and the slowest device's slice, from --json.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 clcdd=${1:-$root/build/cli/clcdd}
-steps=${2:-12}
-shift $(( $# > 2 ? 2 : $# ))
+steps=${2:-10}
+rounds=${3:-3}
+shift $(( $# > 3 ? 3 : $# ))
 [ "${1:-}" = "--" ] && shift
 export POCL_DEVICES=${POCL_DEVICES:-pthread pthread}
 t=$(mktemp -d)
@@ -42,36 +44,46 @@ run() {
     return 1
   }
 }
-echo "model: $(cat "$t/params"), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "model: $(cat "$t/params"), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
 cp -r "$t/base" "$t/sft"
-for cmd in sft train; do
-  if [ $cmd = sft ]; then args=(sft "$t/base" --data "$t/train.jsonl" --out "$t/o-$cmd"); else
-    args=(train "$t/base" "$t/sft" --data "$t/train.jsonl" --out "$t/o.clcdd" --warmup-steps 4); fi
-  run "$cmd-1dev" "$clcdd" "${args[@]}" $opts
-  run "$cmd-2dev" "$clcdd" "${args[@]}" $opts --devices all
-  if [ $have_mpi = 1 ]; then
-    run "$cmd-2rank" "${mpi[@]}" "$clcdd" "${args[@]}" $opts --devices 0,1 || true
-  fi
+for r in $(seq "$rounds"); do
+  for cmd in sft train; do
+    if [ $cmd = sft ]; then args=(sft "$t/base" --data "$t/train.jsonl" --out "$t/o-$cmd"); else
+      args=(train "$t/base" "$t/sft" --data "$t/train.jsonl" --out "$t/o.clcdd" --warmup-steps 4); fi
+    run "$cmd-1dev-$r" "$clcdd" "${args[@]}" $opts
+    run "$cmd-2dev-$r" "$clcdd" "${args[@]}" $opts --devices all
+    if [ $have_mpi = 1 ]; then
+      run "$cmd-2rank-$r" "${mpi[@]}" "$clcdd" "${args[@]}" $opts --devices 0,1 || true
+    fi
+  done
+  echo "round $r/$rounds done" >&2
 done
-python3 - "$t" "$steps" <<'P'
+python3 - "$t" "$rounds" <<'P'
 import json, os, statistics, sys
-d, steps = sys.argv[1], int(sys.argv[2])
-print("| command | configuration | step ms (median) | speed-up | slowest slice ms | reduction ms | MB reduced per device per step |")
-print("|---|---|---|---|---|---|---|")
+d, rounds = sys.argv[1], int(sys.argv[2])
+print("| command | configuration | step ms | speed-up | slowest slice ms | reduction ms | of it MPI exchange ms | MB per device per step |")
+print("|---|---|---|---|---|---|---|---|")
+med = statistics.median
 for cmd in ("sft", "train"):
     base = None
     for cfg, label in (("1dev", "1 device"), ("2dev", "2 devices, 1 process"), ("2rank", "2 ranks x 1 device (MPI)")):
-        m = os.path.join(d, f"{cmd}-{cfg}.jsonl")
-        if not os.path.exists(m) or not os.path.getsize(m):
-            print(f"| {cmd} | {label} | (not run) | | | | |")
+        ms, comp, red, exch, mb = [], [], [], [], 0
+        for r in range(1, rounds + 1):
+            m = os.path.join(d, f"{cmd}-{cfg}-{r}.jsonl")
+            if not os.path.exists(m) or not os.path.getsize(m):
+                continue
+            el = [json.loads(l)["elapsed_s"] for l in open(m)]
+            ms.append(1e3 * med([b - a for a, b in zip(el[1:], el[2:])]))
+            p = json.load(open(os.path.join(d, f"{cmd}-{cfg}-{r}.json"))).get("parallel")
+            if p:
+                comp.append(1e3 * p["compute_s"]); red.append(1e3 * p["reduce_s"])
+                exch.append(1e3 * p["exchange_s"]); mb = p["reduce_bytes"] / 1e6
+        if not ms:
+            print(f"| {cmd} | {label} | (not run) | | | | | |")
             continue
-        el = [json.loads(l)["elapsed_s"] for l in open(m)]
-        dt = [b - a for a, b in zip(el[1:], el[2:])]
-        ms = 1e3 * statistics.median(dt)
-        base = base or ms
-        j = json.load(open(os.path.join(d, f"{cmd}-{cfg}.json")))
-        p = j.get("parallel")
-        extra = (f"{1e3 * p['compute_s']:.1f} | {1e3 * p['reduce_s']:.1f} | {p['reduce_bytes'] / 1e6:.2f}"
-                 if p else " | | ")
-        print(f"| {cmd} | {label} | {ms:.1f} | {base / ms:.2f} | {extra} |")
+        step = med(ms)
+        base = base or step
+        spread = f"{step:.0f} ({min(ms):.0f}-{max(ms):.0f})"
+        extra = f"{med(comp):.0f} | {med(red):.1f} | {med(exch):.1f} | {mb:.2f}" if comp else " | | | "
+        print(f"| {cmd} | {label} | {spread} | {base / step:.2f} | {extra} |")
 P

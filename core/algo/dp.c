@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clcdd_internal.h"
 #include "nn/optim.h"
@@ -283,6 +284,50 @@ static clcdd_status upload_sum(clcdd_dp *dp, const float *sum) {
     return CLCDD_OK;
 }
 
+/* dst[i] = first[i] + srcs[0][i] + srcs[1][i] + ... (first NULL: dst itself), added left to right
+ * for every i. Large arrays are cut into ranges summed by several threads: each element still
+ * sees the same additions in the same order, so the result does not depend on the thread count.
+ * A thread that cannot start leaves its range to this thread. */
+typedef struct sum_job {
+    float *dst;
+    const float *first;
+    const float *const *srcs;
+    size_t n_src, lo, hi;
+} sum_job;
+
+static void *sum_range(void *arg) {
+    sum_job *j = arg;
+    if (j->first) memcpy(j->dst + j->lo, j->first + j->lo, (j->hi - j->lo) * sizeof(float));
+    for (size_t k = 0; k < j->n_src; k++) {
+        const float *p = j->srcs[k];
+        for (size_t i = j->lo; i < j->hi; i++) j->dst[i] += p[i];
+    }
+    return NULL;
+}
+
+static void sum_in_order(float *dst, const float *first, const float *const *srcs, size_t n_src,
+                         size_t n) {
+    enum { MAX_THREADS = 16, MIN_PER_THREAD = 1 << 18 };
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nt = cpus > 0 ? (size_t)cpus : 1;
+    if (nt > MAX_THREADS) nt = MAX_THREADS;
+    if (nt > n / MIN_PER_THREAD) nt = n / MIN_PER_THREAD;
+    if (nt < 1) nt = 1;
+    sum_job jobs[MAX_THREADS];
+    pthread_t th[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    for (size_t t = 0; t < nt; t++) {
+        sum_job j = {dst, first, srcs, n_src, n * t / nt, n * (t + 1) / nt};
+        jobs[t] = j;
+    }
+    for (size_t t = 1; t < nt; t++) started[t] = pthread_create(&th[t], NULL, sum_range, &jobs[t]) == 0;
+    sum_range(&jobs[0]);
+    for (size_t t = 1; t < nt; t++) {
+        if (started[t]) pthread_join(th[t], NULL);
+        else sum_range(&jobs[t]);
+    }
+}
+
 clcdd_status clcdd_dp_accumulate(clcdd_dp *dp, const clcdd_dataset *d) {
     double t0 = now_s();
     size_t W = dp->plan.window, tokens = 0, tokens2 = 0;
@@ -308,18 +353,16 @@ clcdd_status clcdd_dp_accumulate(clcdd_dp *dp, const clcdd_dataset *d) {
     dp->t_compute += slowest;
     /* fixed order: replicas of this rank in order ... */
     float *sum = dp->part[0];
-    for (size_t k = 1; k < dp->n; k++) {
-        const float *p = dp->part[k];
-        for (size_t i = 0; i < dp->n_floats; i++) sum[i] += p[i];
-    }
+    const float *srcs[CLCDD_DP_MAX];
+    for (size_t k = 1; k < dp->n; k++) srcs[k - 1] = dp->part[k];
+    sum_in_order(sum, NULL, srcs, dp->n - 1, dp->n_floats);
     /* ... then the ranks in order */
     if (dp->comm && dp->comm->size > 1) {
+        double tx = now_s();
         TRY(comm_allgather(dp->comm, sum, dp->gather, dp->n_floats * sizeof(float), "the gradients"));
-        memcpy(sum, dp->gather, dp->n_floats * sizeof(float));
-        for (int r = 1; r < dp->comm->size; r++) {
-            const float *p = dp->gather + (size_t)r * dp->n_floats;
-            for (size_t i = 0; i < dp->n_floats; i++) sum[i] += p[i];
-        }
+        dp->t_exchange += now_s() - tx;
+        for (int r = 1; r < dp->comm->size; r++) srcs[r - 1] = dp->gather + (size_t)r * dp->n_floats;
+        sum_in_order(sum, dp->gather, srcs, (size_t)dp->comm->size - 1, dp->n_floats);
     }
     TRY(upload_sum(dp, sum));
     double t2 = now_s();
@@ -427,4 +470,5 @@ void clcdd_dp_finish_plan(clcdd_dp *dp, int64_t steps) {
     p->compute_s = dp->t_compute / s;
     p->reduce_s = dp->t_reduce / s;
     p->step_s = dp->t_step / s;
+    p->exchange_s = dp->t_exchange / s;
 }

@@ -29,7 +29,7 @@ typedef struct clcdd_dp {
     float *part[CLCDD_DP_MAX_LOCAL];   /* per local replica: its download */
     float *gather;                     /* comm->size * n_floats */
     size_t *pick, *pick2;              /* the window */
-    double t_compute, t_reduce, t_step;
+    double t_compute, t_reduce, t_step, t_exchange;
 } clcdd_dp;
 
 /* Set up over n local trainers (created alike, none stepped yet) and calibrate: time one

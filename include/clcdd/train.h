@@ -63,6 +63,8 @@ typedef struct clcdd_dp_plan {
     int64_t steps;                    /* optimizer steps this run made */
     double compute_s, reduce_s, step_s; /* per step: slices (slowest replica), reduction
                                            (download, sum, exchange, upload), whole step */
+    double exchange_s;                /* per step, part of reduce_s: inside comm->allgather, which
+                                         includes waiting for the slowest rank's slice */
 } clcdd_dp_plan;
 typedef void (*clcdd_dp_plan_fn)(const clcdd_dp_plan *plan, void *user);
 
