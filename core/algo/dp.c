@@ -79,6 +79,7 @@ static void *run_job(void *arg) {
 static clcdd_status run_jobs(job *jobs, size_t n) {
     pthread_t th[CLCDD_DP_MAX_LOCAL];
     int started[CLCDD_DP_MAX_LOCAL] = {0};
+    memset(th, 0, sizeof th);
     for (size_t k = 1; k < n; k++) {
         int e = pthread_create(&th[k], NULL, run_job, &jobs[k]);
         started[k] = e == 0;
@@ -133,8 +134,18 @@ typedef struct rank_record {
     double calib[CLCDD_DP_MAX_LOCAL];
     uint64_t hash[CLCDD_DP_MAX_LOCAL];
     char name[CLCDD_DP_MAX_LOCAL][80];
-    uint64_t n_floats;
+    uint64_t n_floats, window, steps, seed, data_hash;
 } rank_record;
+
+/* The tokenized training set (ids and loss marks), to check every rank trains on the same. */
+static uint64_t data_hash(const clcdd_dataset *d) {
+    uint64_t h = clcdd_fnv1a64(&d->n, sizeof d->n, CLCDD_FNV_SEED);
+    for (size_t i = 0; i < d->n; i++) {
+        h = clcdd_fnv1a64(d->items[i].ids, d->items[i].len * sizeof *d->items[i].ids, h);
+        h = clcdd_fnv1a64(d->items[i].loss, d->items[i].len, h);
+    }
+    return h;
+}
 
 static uint64_t device_hash(const clcdd_device_info *i) {
     uint64_t h = clcdd_fnv1a64(i->name, strlen(i->name), CLCDD_FNV_SEED);
@@ -190,6 +201,10 @@ clcdd_status clcdd_dp_init(clcdd_dp *dp, clcdd_trainer **tr, size_t n, const clc
     memset(&me, 0, sizeof me);
     me.n = n;
     me.n_floats = dp->n_floats;
+    me.window = W;
+    me.steps = (uint64_t)cfg->steps;
+    me.seed = cfg->seed;
+    me.data_hash = data_hash(d);
     size_t mb = cfg->micro_batch < d->n ? cfg->micro_batch : d->n;
     for (size_t i = 0; i < mb; i++) dp->pick[i] = i;
     for (size_t k = 0; k < n && st == CLCDD_OK; k++) {
@@ -222,6 +237,16 @@ clcdd_status clcdd_dp_init(clcdd_dp *dp, clcdd_trainer **tr, size_t n, const clc
                             "rank %d (%llu vs %llu gradient floats): start every rank with the same "
                             "command", r, rank, (unsigned long long)all[r].n_floats,
                             (unsigned long long)dp->n_floats);
+        if (st == CLCDD_OK && (all[r].window != W || all[r].steps != me.steps || all[r].seed != me.seed ||
+                               all[r].data_hash != me.data_hash))
+            st = clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "rank %d runs with another training set or "
+                            "options than rank %d (micro-batch x accum %llu vs %llu, steps %llu vs "
+                            "%llu, seed %llu vs %llu, data %s): start every rank with the same "
+                            "command and files", r, rank, (unsigned long long)all[r].window,
+                            (unsigned long long)W, (unsigned long long)all[r].steps,
+                            (unsigned long long)me.steps, (unsigned long long)all[r].seed,
+                            (unsigned long long)me.seed,
+                            all[r].data_hash == me.data_hash ? "the same" : "differs");
         if (r == rank) p->first = p->replicas;
         for (size_t k = 0; k < all[r].n && st == CLCDD_OK; k++) {
             if (p->replicas >= CLCDD_DP_MAX) {
@@ -316,6 +341,8 @@ static void sum_in_order(float *dst, const float *first, const float *const *src
     sum_job jobs[MAX_THREADS];
     pthread_t th[MAX_THREADS];
     int started[MAX_THREADS] = {0};
+    memset(th, 0, sizeof th);
+    memset(jobs, 0, sizeof jobs);
     for (size_t t = 0; t < nt; t++) {
         sum_job j = {dst, first, srcs, n_src, n * t / nt, n * (t + 1) / nt};
         jobs[t] = j;

@@ -5,6 +5,7 @@
 #   same split (the reduction adds the same partial sums in the same order);
 # - the losses agree with one device within 1e-5 relative (summation order);
 # - only rank 0 prints the result and writes;
+# - ranks started with different options are refused;
 # - a two-rank run stopped midway and resumed under mpirun ends byte-identical to an
 #   uninterrupted two-rank run.
 # Usage: cli_mpi.sh path/to/clcdd path/to/tests HAVE_MPI(ON|OFF) MPIEXEC
@@ -66,6 +67,14 @@ lopts="--steps 8 --warmup-steps 3 --micro-batch 2 --accum 2 --lr 1e-3 --theta-lr
 "$clcdd" train "$t/base" "$t/one" --data "$t/train.jsonl" --out "$t/local.clcdd" $lopts >/dev/null 2>"$t/err" \
   || die "train, one process: exit $?: $(cat "$t/err")"
 cmp "$t/mpi.clcdd" "$t/local.clcdd" || die "train: two ranks differ from one process with two devices"
+
+# ranks started with different options are refused (MPMD launch: one command per rank)
+sopts="--micro-batch 2 --accum 2 --lr 1e-3 --devices 0,1"
+"$mpiexec" --allow-run-as-root --oversubscribe -np 1 "$clcdd" sft "$t/base" --data "$t/train.jsonl" --out "$t/bad" \
+  --steps 8 $sopts : -np 1 "$clcdd" sft "$t/base" --data "$t/train.jsonl" --out "$t/bad" --steps 9 $sopts \
+  >/dev/null 2>"$t/err" && die "ranks with different --steps were accepted"
+grep -q "runs with another training set or options" "$t/err" || die "different options: $(cat "$t/err")"
+[ -e "$t/bad/model.safetensors" ] && die "a refused two-rank run wrote a model"
 
 # stop a two-rank run midway (SIGTERM to mpirun, which ends both ranks), resume it under mpirun
 state_step() {
