@@ -309,10 +309,7 @@ static clcdd_status upload_sum(clcdd_dp *dp, const float *sum) {
     return CLCDD_OK;
 }
 
-/* dst[i] = first[i] + srcs[0][i] + srcs[1][i] + ... (first NULL: dst itself), added left to right
- * for every i. Large arrays are cut into ranges summed by several threads: each element still
- * sees the same additions in the same order, so the result does not depend on the thread count.
- * A thread that cannot start leaves its range to this thread. */
+/* dp.h. A thread that cannot start leaves its range to this thread. */
 typedef struct sum_job {
     float *dst;
     const float *first;
@@ -330,13 +327,14 @@ static void *sum_range(void *arg) {
     return NULL;
 }
 
-static void sum_in_order(float *dst, const float *first, const float *const *srcs, size_t n_src,
-                         size_t n) {
+void clcdd_dp_sum_in_order(float *dst, const float *first, const float *const *srcs, size_t n_src,
+                           size_t n, size_t threads) {
     enum { MAX_THREADS = 16, MIN_PER_THREAD = 1 << 18 };
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t nt = cpus > 0 ? (size_t)cpus : 1;
+    size_t nt = threads ? threads : cpus > 0 ? (size_t)cpus : 1;
     if (nt > MAX_THREADS) nt = MAX_THREADS;
-    if (nt > n / MIN_PER_THREAD) nt = n / MIN_PER_THREAD;
+    if (!threads && nt > n / MIN_PER_THREAD) nt = n / MIN_PER_THREAD;
+    if (nt > n) nt = n;
     if (nt < 1) nt = 1;
     sum_job jobs[MAX_THREADS];
     pthread_t th[MAX_THREADS];
@@ -382,14 +380,14 @@ clcdd_status clcdd_dp_accumulate(clcdd_dp *dp, const clcdd_dataset *d) {
     float *sum = dp->part[0];
     const float *srcs[CLCDD_DP_MAX];
     for (size_t k = 1; k < dp->n; k++) srcs[k - 1] = dp->part[k];
-    sum_in_order(sum, NULL, srcs, dp->n - 1, dp->n_floats);
+    clcdd_dp_sum_in_order(sum, NULL, srcs, dp->n - 1, dp->n_floats, 0);
     /* ... then the ranks in order */
     if (dp->comm && dp->comm->size > 1) {
         double tx = now_s();
         TRY(comm_allgather(dp->comm, sum, dp->gather, dp->n_floats * sizeof(float), "the gradients"));
         dp->t_exchange += now_s() - tx;
         for (int r = 1; r < dp->comm->size; r++) srcs[r - 1] = dp->gather + (size_t)r * dp->n_floats;
-        sum_in_order(sum, dp->gather, srcs, (size_t)dp->comm->size - 1, dp->n_floats);
+        clcdd_dp_sum_in_order(sum, dp->gather, srcs, (size_t)dp->comm->size - 1, dp->n_floats, 0);
     }
     TRY(upload_sum(dp, sum));
     double t2 = now_s();

@@ -63,6 +63,13 @@ clcdd_status clcdd_dp_sft_step(clcdd_dp *dp, const clcdd_dataset *d, float *loss
 clcdd_status clcdd_dp_lcdd_step(clcdd_dp *dp, clcdd_lcdd *const *l, const clcdd_dataset *d,
                                 clcdd_lcdd_state *state);
 
+/* dst[i] = first[i] + srcs[0][i] + srcs[1][i] + ... (first NULL: dst itself), added left to right
+ * for every i. Arrays of 512 Ki floats or more are cut into ranges summed by up to 16 threads
+ * (threads = 0: the online CPUs; else exactly that many, for tests); each element still gets the
+ * same additions in the same order, so the bits do not depend on the thread count. */
+void clcdd_dp_sum_in_order(float *dst, const float *first, const float *const *srcs, size_t n_src,
+                           size_t n, size_t threads);
+
 /* Fill the per-step timings of dp->plan after `steps` steps (t_step: the caller adds each whole
  * step's wall time). */
 void clcdd_dp_finish_plan(clcdd_dp *dp, int64_t steps);

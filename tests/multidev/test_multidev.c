@@ -350,3 +350,29 @@ Test(multidev, split_must_cover_the_window) {
     clcdd_dataset_free(&d);
     clcdd_ctx_destroy(cx[1]);
 }
+
+/* The host sum gives the same bits on any number of threads (each element is added in the same
+ * order), and the same bits as a plain loop. */
+Test(multidev, host_sum_threads_bit_identical) {
+    size_t n = (size_t)3 << 19; /* above the threading threshold, not a multiple of the threads */
+    n += 7;
+    float *src[4], *first = malloc(n * sizeof(float)), *want = malloc(n * sizeof(float));
+    for (int k = 0; k < 4; k++) {
+        src[k] = malloc(n * sizeof(float));
+        th_rand(src[k], n, 100 + (uint64_t)k, -1.0f, 1.0f);
+    }
+    th_rand(first, n, 99, -1e3f, 1e3f);
+    for (size_t i = 0; i < n; i++) want[i] = (((first[i] + src[0][i]) + src[1][i]) + src[2][i]) + src[3][i];
+    const size_t threads[] = {1, 2, 3, 16, 0};
+    for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
+        float *dst = malloc(n * sizeof(float));
+        clcdd_dp_sum_in_order(dst, first, (const float *const *)src, 4, n, threads[t]);
+        cr_expect(memcmp(dst, want, n * sizeof(float)) == 0, "%zu threads: the sum differs", threads[t]);
+        memcpy(dst, first, n * sizeof(float));
+        clcdd_dp_sum_in_order(dst, NULL, (const float *const *)src, 4, n, threads[t]);
+        cr_expect(memcmp(dst, want, n * sizeof(float)) == 0, "%zu threads, in place: the sum differs", threads[t]);
+        free(dst);
+    }
+    for (int k = 0; k < 4; k++) free(src[k]);
+    free(first), free(want);
+}
