@@ -4,7 +4,8 @@
 # - the losses of every step agree within 1e-5 relative (float summation order; see
 #   tests/multidev/test_multidev.c for the reasoning and the measured differences);
 # - the same --split gives byte-identical checkpoints run to run;
-# - a run killed midway and resumed on the same devices ends byte-identical to an uninterrupted one;
+# - sft and train runs killed midway and resumed on the same devices end byte-identical to
+#   uninterrupted ones;
 # - bad lists and splits are refused with a message; a process started as one of several MPI ranks
 #   by a clcdd built without MPI says how to get it.
 # Usage: cli_multidev.sh path/to/clcdd path/to/tests HAVE_MPI(ON|OFF)
@@ -79,27 +80,39 @@ cmp "$t/two-a.clcdd" "$t/two-b.clcdd" || die "train --split 3,1: two runs differ
 state_step() {
   python3 -c 'import json,struct,sys; b=open(sys.argv[1],"rb").read(); n=struct.unpack("<Q",b[:8])[0]; print(json.loads(b[8:8+n])["__metadata__"]["step"])' "$1"
 }
+# kill_resume NAME OUT CMD...: run CMD with --save-every 2, SIGKILL it once its state is past
+# step 10, resume it, and compare OUT with the reference run's (OUT.ref).
+kill_resume() {
+  local name=$1 out=$2
+  shift 2
+  local state="$out.state.safetensors"
+  "$@" --save-every 2 >/dev/null 2>"$t/err" &
+  local pid=$!
+  pids+=("$pid")
+  for _ in $(seq 600); do
+    [ -f "$state" ] && [ "$(state_step "$state")" -gt 10 ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if ! kill -9 "$pid" 2>/dev/null; then
+    wait "$pid"
+    die "$name: the run ended before it could be killed; raise its step count"
+    return
+  fi
+  wait "$pid" 2>/dev/null
+  echo "  $name: killed at saved step $(state_step "$state")"
+  "$@" --save-every 2 --resume "$state" >/dev/null 2>"$t/err" || die "$name: resume: exit $?: $(cat "$t/err")"
+  grep -q "resumed from" "$t/err" || die "$name: resume note: $(cat "$t/err")"
+}
 ropts="--steps 150 --micro-batch 2 --accum 2 --lr 1e-3 --log-every 50 --devices all --split 3,1"
 "$clcdd" sft "$t/base" --data "$t/train.jsonl" --out "$t/ref" $ropts >/dev/null 2>"$t/err" || die "resume reference: $(cat "$t/err")"
-state="$t/run.state.safetensors"
-"$clcdd" sft "$t/base" --data "$t/train.jsonl" --out "$t/run" $ropts --save-every 2 >/dev/null 2>"$t/err" &
-pid=$!
-pids+=("$pid")
-for _ in $(seq 600); do
-  [ -f "$state" ] && [ "$(state_step "$state")" -gt 10 ] && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.05
-done
-if kill -9 "$pid" 2>/dev/null; then
-  wait "$pid" 2>/dev/null
-  echo "  killed at saved step $(state_step "$state")"
-  "$clcdd" sft "$t/base" --data "$t/train.jsonl" --out "$t/run" $ropts --save-every 2 --resume "$state" \
-    >/dev/null 2>"$t/err" || die "resume on two devices: exit $?: $(cat "$t/err")"
-  cmp "$t/ref/model.safetensors" "$t/run/model.safetensors" || die "two devices: the resumed run differs"
-else
-  wait "$pid"
-  die "the run ended before it could be killed; raise its step count"
-fi
+kill_resume sft "$t/run" "$clcdd" sft "$t/base" --data "$t/train.jsonl" --out "$t/run" $ropts
+cmp "$t/ref/model.safetensors" "$t/run/model.safetensors" || die "sft on two devices: the resumed run differs"
+lropts="--steps 150 --warmup-steps 20 --micro-batch 2 --accum 2 --lr 1e-3 --theta-lr 2 --lambda-init 0.5 --log-every 50 --devices all --split 1,3"
+"$clcdd" train "$t/base" "$t/two-2,2" --data "$t/train.jsonl" --out "$t/ref.clcdd" $lropts >/dev/null 2>"$t/err" \
+  || die "train resume reference: $(cat "$t/err")"
+kill_resume train "$t/run.clcdd" "$clcdd" train "$t/base" "$t/two-2,2" --data "$t/train.jsonl" --out "$t/run.clcdd" $lropts
+cmp "$t/ref.clcdd" "$t/run.clcdd" || die "train on two devices: the resumed carrier differs"
 
 # ---- refusals -------------------------------------------------------------------------------------
 "$clcdd" sft "$t/base" --data "$t/train.jsonl" --out "$t/x" $opts --devices all --split 1,1 >/dev/null 2>"$t/err"
