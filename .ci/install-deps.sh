@@ -9,4 +9,5 @@ apt-get install -y --no-install-recommends \
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo \
   libclblast-dev libzstd-dev libmsgpack-dev libcriterion-dev \
   libjansson-dev libpcre2-dev libutf8proc-dev \
-  clang libclang-rt-14-dev libopenblas-dev libxml2-utils
+  clang libclang-rt-14-dev libopenblas-dev libxml2-utils \
+  libopenmpi-dev openmpi-bin

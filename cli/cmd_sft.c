@@ -6,6 +6,7 @@
 #include "clcdd/train.h"
 #include "commands.h"
 #include "common.h"
+#include "parallel.h"
 #include "train_common.h"
 
 static const char *usage =
@@ -32,7 +33,13 @@ static const char *usage =
     "                    on the same device. Pass --save-every again to keep saving.\n"
     "  --json            final metrics as JSON on stdout\n"
     "  --report DIR      a report folder: metrics.json, sft.jsonl, a loss plot, index.html\n"
-    "  --device D        device index or name substring\n";
+    "  --device D        device index or name substring\n"
+    "  --devices LIST    train on several devices at once (indices, name substrings or all):\n"
+    "                    each holds a replica and takes a share of every step's micro-batch x\n"
+    "                    accum examples, in proportion to its measured speed\n"
+    "  --split N,N,...   examples per step of each device instead of the measured split\n"
+    "                    (the same split gives bit-identical runs)\n"
+    "Under mpirun (one rank per device) the ranks train together; rank 0 writes.\n";
 
 #define NEED(cond, what)                                                                        \
     if (!(cond)) {                                                                              \
@@ -45,9 +52,11 @@ static void print_json(FILE *f, const char *out, const clcdd_sft_options *o, con
     cli_json_string(f, out);
     fprintf(f, ", \"steps\": %lld, \"final_loss\": %.6g, \"seconds\": %.2f, \"examples\": %zu, "
             "\"tokens\": %zu, \"loss_tokens\": %zu, \"truncated\": %zu, \"dropped\": %zu, "
-            "\"tokenizer_files\": %d}\n", (long long)o->steps, r->final_loss, r->seconds,
+            "\"tokenizer_files\": %d", (long long)o->steps, r->final_loss, r->seconds,
             r->data.examples, r->data.tokens, r->data.loss_tokens, r->data.truncated, r->data.dropped,
             r->tokenizer_files_copied);
+    cli_parallel_json(f, &r->plan);
+    fprintf(f, "}\n");
 }
 
 /* --report: the final metrics, key numbers and the loss plot; error: NULL when the run succeeded. */
@@ -72,10 +81,17 @@ int clcdd_cmd_sft(int argc, char **argv) {
     clcdd_sft_options_default(&o);
     const char *base = NULL, *data = NULL, *out = NULL, *metrics = NULL, *device = NULL, *report_dir = NULL;
     int json = 0;
+    cli_parallel par;
+    memset(&par, 0, sizeof par);
+    par.cmd = "sft";
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         long long n;
-        if (cli_is_help(argv[i])) {
+        int pr = cli_parallel_option(&par, argc, argv, &i);
+        if (pr == 2) return EXIT_USAGE;
+        if (pr == 1) {
+            continue;
+        } else if (cli_is_help(argv[i])) {
             fputs(usage, stdout);
             return EXIT_OK;
         } else if (!strcmp(argv[i], "--json")) {
@@ -137,35 +153,49 @@ int clcdd_cmd_sft(int argc, char **argv) {
         fprintf(stderr, "clcdd sft: --state needs --save-every N\n");
         return EXIT_USAGE;
     }
-    cli_train_display d = {"sft", isatty(2), 0, NULL, NULL, NULL, 0, 0, 0, NULL};
+    clcdd_ctx *ctx = NULL;
+    int pc = cli_parallel_open(&par, device, &ctx, &o.dp);
+    if (pc != EXIT_OK) {
+        cli_parallel_close(&par);
+        return pc;
+    }
+    int lead = cli_parallel_leader(&par);
+    cli_train_display d = {"sft", lead && isatty(2), 0, NULL, NULL, NULL, 0, 0, 0, NULL};
     report rep;
     memset(&rep, 0, sizeof rep);
-    if (report_dir && report_open(&rep, report_dir, "sft", argc, argv)) return EXIT_FAILURE_RUN;
-    if (report_dir)
-        d.log = report_log_new(&rep, "sft", "the --metrics lines: one per logged step", cli_sft_log_cols, 5);
-    /* a resumed run adds to the metrics of the run it continues */
-    if (metrics && !(d.metrics = fopen(metrics, o.resume_path ? "a" : "w"))) {
-        perror(metrics);
-        if (report_dir) report_finish(&rep, "--metrics file could not be opened");
+    if (!lead) report_dir = NULL; /* rank 0 writes the report */
+    if (report_dir && report_open(&rep, report_dir, "sft", argc, argv)) {
+        if (par.ranks > 1) cli_parallel_fail(&par, CLCDD_OK);
+        cli_parallel_close(&par);
         return EXIT_FAILURE_RUN;
     }
-    clcdd_ctx_options copts = {0};
-    copts.device = device;
-    clcdd_ctx *ctx = NULL;
+    if (report_dir)
+        d.log = report_log_new(&rep, "sft", "the --metrics lines: one per logged step", cli_sft_log_cols, 5);
+    /* a resumed run adds to the metrics of the run it continues; rank 0 writes them */
+    if (lead && metrics && !(d.metrics = fopen(metrics, o.resume_path ? "a" : "w"))) {
+        perror(metrics);
+        if (report_dir) report_finish(&rep, "--metrics file could not be opened");
+        if (par.ranks > 1) cli_parallel_fail(&par, CLCDD_OK);
+        cli_parallel_close(&par);
+        return EXIT_FAILURE_RUN;
+    }
     clcdd_plugin_registry *reg = NULL;
     clcdd_sft_result r;
     memset(&r, 0, sizeof r);
-    clcdd_status st = clcdd_ctx_create(&copts, &ctx);
-    if (st == CLCDD_OK) st = clcdd_plugin_registry_create(CLCDD_PLUGINS_DEFAULT, &reg);
-    if (st == CLCDD_OK) st = clcdd_sft_run(ctx, reg, base, data, out, &o, cli_train_progress, &d, &r);
+    clcdd_status st = clcdd_plugin_registry_create(CLCDD_PLUGINS_DEFAULT, &reg);
+    if (st == CLCDD_OK)
+        st = clcdd_sft_run(ctx, reg, base, data, out, &o, lead ? cli_train_progress : NULL, &d, &r);
     cli_train_display_end(&d);
     clcdd_plugin_registry_destroy(reg);
-    cli_ctx_destroy(ctx);
     if (st != CLCDD_OK) {
         if (report_dir) write_report(&rep, out, &d, &o, &r, clcdd_last_error());
-        int code = cli_report("sft", st);
-        return code == EXIT_USAGE ? EXIT_FAILURE_RUN : code;
+        int code = cli_parallel_fail(&par, st);
+        cli_parallel_close(&par);
+        return code;
     }
+    cli_parallel_close(&par);
+    if (!lead) return EXIT_OK;
+    cli_parallel_print_timing("sft", &r.plan);
     cli_print_data_summary("sft", data, &r.data);
     if (o.resume_path)
         fprintf(stderr, "clcdd sft: resumed from %s at step %lld of %lld\n", o.resume_path,

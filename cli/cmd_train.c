@@ -6,6 +6,7 @@
 #include "clcdd/train.h"
 #include "commands.h"
 #include "common.h"
+#include "parallel.h"
 #include "train_common.h"
 
 static const char *usage =
@@ -40,7 +41,11 @@ static const char *usage =
     "  --json             final summary as JSON on stdout\n"
     "  --report DIR       a report folder: metrics.json, lcdd.jsonl, plots of the loss, budget,\n"
     "                     lambda and active channels, the carrier density map, index.html\n"
-    "  --device D         device index or name substring\n";
+    "  --device D         device index or name substring\n"
+    "  --devices LIST     train on several devices at once (indices, name substrings or all),\n"
+    "                     each taking a share of every step's examples by its measured speed\n"
+    "  --split N,N,...    examples per step of each device instead of the measured split\n"
+    "Under mpirun (one rank per device) the ranks train together; rank 0 writes.\n";
 
 #define NEED(cond, what)                                                                        \
     if (!(cond)) {                                                                              \
@@ -69,11 +74,13 @@ static void print_json(FILE *f, const char *out, const clcdd_lcdd_options *o, co
     fprintf(f, ", \"steps\": %lld, \"active\": %llu, \"total\": %llu, \"sparsity\": %.6f, "
             "\"task_loss\": %.6g, \"ema\": %.6g, \"budget\": %.6g, \"lambda\": %.6g, "
             "\"archive_bytes\": %llu, \"full_f32_bytes\": %llu, \"seconds\": %.2f, "
-            "\"steps_done\": %lld, \"early_stop\": %s}\n",
+            "\"steps_done\": %lld, \"early_stop\": %s",
             (long long)o->steps, (unsigned long long)r->active, (unsigned long long)r->total,
             r->sparsity, r->final_loss, r->ema, r->budget, r->lambda,
             (unsigned long long)r->archive_bytes, (unsigned long long)r->full_f32_bytes, r->seconds,
             (long long)r->steps_done, stop_name(r->early_stopped, 1));
+    cli_parallel_json(f, &r->plan);
+    fprintf(f, "}\n");
 }
 
 /* --report: the final metrics, key numbers and plots; error: NULL when the run succeeded. */
@@ -107,10 +114,17 @@ int clcdd_cmd_train(int argc, char **argv) {
     const char *base = NULL, *sft = NULL, *data = NULL, *out = NULL, *metrics = NULL, *device = NULL;
     const char *report_dir = NULL;
     int json = 0;
+    cli_parallel par;
+    memset(&par, 0, sizeof par);
+    par.cmd = "train";
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         long long n;
-        if (cli_is_help(argv[i])) {
+        int pr = cli_parallel_option(&par, argc, argv, &i);
+        if (pr == 2) return EXIT_USAGE;
+        if (pr == 1) {
+            continue;
+        } else if (cli_is_help(argv[i])) {
             fputs(usage, stdout);
             return EXIT_OK;
         } else if (!strcmp(argv[i], "--json")) {
@@ -190,36 +204,49 @@ int clcdd_cmd_train(int argc, char **argv) {
         fprintf(stderr, "clcdd train: note: --warmup-steps %lld >= --steps %lld: the loss budget is "
                 "never set and lambda stays at --lambda-init\n", (long long)o.warmup_steps,
                 (long long)o.steps);
-    cli_train_display d = {"train", isatty(2), 1, NULL, NULL, NULL, 0, 0, 0, NULL};
+    clcdd_ctx *ctx = NULL;
+    int pc = cli_parallel_open(&par, device, &ctx, &o.dp);
+    if (pc != EXIT_OK) {
+        cli_parallel_close(&par);
+        return pc;
+    }
+    int lead = cli_parallel_leader(&par);
+    cli_train_display d = {"train", lead && isatty(2), 1, NULL, NULL, NULL, 0, 0, 0, NULL};
     report rep;
     memset(&rep, 0, sizeof rep);
-    if (report_dir && report_open(&rep, report_dir, "train", argc, argv)) return EXIT_FAILURE_RUN;
-    if (report_dir)
-        d.log = report_log_new(&rep, "lcdd", "the --metrics lines: one per logged step", cli_lcdd_log_cols, 11);
-    /* a resumed run adds to the metrics of the run it continues */
-    if (metrics && !(d.metrics = fopen(metrics, o.resume_path ? "a" : "w"))) {
-        perror(metrics);
-        if (report_dir) report_finish(&rep, "--metrics file could not be opened");
+    if (!lead) report_dir = NULL; /* rank 0 writes the report */
+    if (report_dir && report_open(&rep, report_dir, "train", argc, argv)) {
+        if (par.ranks > 1) cli_parallel_fail(&par, CLCDD_OK);
+        cli_parallel_close(&par);
         return EXIT_FAILURE_RUN;
     }
-    clcdd_ctx_options copts = {0};
-    copts.device = device;
-    clcdd_ctx *ctx = NULL;
+    if (report_dir)
+        d.log = report_log_new(&rep, "lcdd", "the --metrics lines: one per logged step", cli_lcdd_log_cols, 11);
+    /* a resumed run adds to the metrics of the run it continues; rank 0 writes them */
+    if (lead && metrics && !(d.metrics = fopen(metrics, o.resume_path ? "a" : "w"))) {
+        perror(metrics);
+        if (report_dir) report_finish(&rep, "--metrics file could not be opened");
+        if (par.ranks > 1) cli_parallel_fail(&par, CLCDD_OK);
+        cli_parallel_close(&par);
+        return EXIT_FAILURE_RUN;
+    }
     clcdd_plugin_registry *reg = NULL;
     clcdd_lcdd_result r;
     memset(&r, 0, sizeof r);
-    clcdd_status st = clcdd_ctx_create(&copts, &ctx);
-    if (st == CLCDD_OK) st = clcdd_plugin_registry_create(CLCDD_PLUGINS_DEFAULT, &reg);
+    clcdd_status st = clcdd_plugin_registry_create(CLCDD_PLUGINS_DEFAULT, &reg);
     if (st == CLCDD_OK)
-        st = clcdd_lcdd_run(ctx, reg, base, sft, data, out, &o, cli_train_progress, &d, &r);
+        st = clcdd_lcdd_run(ctx, reg, base, sft, data, out, &o, lead ? cli_train_progress : NULL, &d, &r);
     cli_train_display_end(&d);
     clcdd_plugin_registry_destroy(reg);
-    cli_ctx_destroy(ctx);
     if (st != CLCDD_OK) {
         if (report_dir) write_report(&rep, out, &d, &o, &r, clcdd_last_error());
-        int code = cli_report("train", st);
-        return code == EXIT_USAGE ? EXIT_FAILURE_RUN : code;
+        int code = cli_parallel_fail(&par, st);
+        cli_parallel_close(&par);
+        return code;
     }
+    cli_parallel_close(&par);
+    if (!lead) return EXIT_OK;
+    cli_parallel_print_timing("train", &r.plan);
     cli_print_data_summary("train", data, &r.data);
     if (o.resume_path)
         fprintf(stderr, "clcdd train: resumed from %s at step %lld of %lld\n", o.resume_path,

@@ -314,12 +314,16 @@ static clcdd_status early_stop_step(clcdd_lcdd *l, int64_t s) {
 }
 
 clcdd_status clcdd_lcdd_step(clcdd_lcdd *l, const clcdd_dataset *d, clcdd_lcdd_state *state) {
+    TRY(clcdd_lcdd_build_effective(l));
+    TRY(clcdd_trainer_accumulate(&l->inner, d));
+    return clcdd_lcdd_step_finish(l, state);
+}
+
+clcdd_status clcdd_lcdd_step_finish(clcdd_lcdd *l, clcdd_lcdd_state *state) {
     clcdd_ctx *ctx = l->ctx;
     const clcdd_hparams *hp = &l->w.hp;
     const clcdd_lcdd_config *c = &l->cfg;
     size_t S = clcdd_mask_layer_size(hp);
-    TRY(clcdd_lcdd_build_effective(l));
-    TRY(clcdd_trainer_accumulate(&l->inner, d));
     TRY(clcdd_tensor_fill(ctx, &l->dmask, 0.0f));
     for (uint32_t layer = 0; layer < hp->n_layers; layer++) {
         size_t base = layer * S;

@@ -116,6 +116,13 @@ void clcdd_lcdd_destroy(clcdd_lcdd *l);
  * complete). */
 clcdd_status clcdd_lcdd_step(clcdd_lcdd *l, const clcdd_dataset *d, clcdd_lcdd_state *state);
 
+/* The part of a step after the gradient of W_eff (l->inner.grads) and the window's task loss
+ * (l->inner.window_loss) are in place: straight-through mask gradients, the theta step, AdamW on
+ * W and the dual update. clcdd_lcdd_step = clcdd_lcdd_build_effective, then
+ * clcdd_trainer_accumulate on l->inner, then this; data-parallel training (algo/dp.h) reduces
+ * the inner gradients and loss over the replicas in between. */
+clcdd_status clcdd_lcdd_step_finish(clcdd_lcdd *l, clcdd_lcdd_state *state);
+
 /* Recompute W_eff from the current masks and weights (the LCDD model). */
 clcdd_status clcdd_lcdd_build_effective(clcdd_lcdd *l);
 

@@ -197,33 +197,51 @@ clcdd_status clcdd_trainer_step(clcdd_trainer *t, const clcdd_dataset *d, float 
     return CLCDD_OK;
 }
 
+clcdd_status clcdd_trainer_pick_window(clcdd_trainer *t, const clcdd_dataset *d, size_t *pick,
+                                       size_t *window_tokens) {
+    if (d->n == 0) return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "the training set is empty");
+    size_t n_ex = t->cfg.micro_batch * t->cfg.accum;
+    *window_tokens = 0;
+    for (size_t i = 0; i < n_ex; i++) {
+        TRY(next_index(t, d, &pick[i]));
+        const clcdd_example *e = &d->items[pick[i]];
+        size_t len = e->len < t->max_T ? e->len : t->max_T;
+        for (size_t k = 1; k < len; k++) *window_tokens += e->loss[k];
+    }
+    return CLCDD_OK;
+}
+
 clcdd_status clcdd_trainer_accumulate(clcdd_trainer *t, const clcdd_dataset *d) {
     if (d->n == 0) return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "the training set is empty");
-    clcdd_ctx *ctx = t->ctx;
-    const clcdd_hparams *hp = &t->model->hp;
-    size_t B = t->cfg.micro_batch, V = hp->vocab_size;
     /* Pick the window's examples first: the loss normalisation needs its token count. */
-    size_t n_ex = B * t->cfg.accum;
+    size_t n_ex = t->cfg.micro_batch * t->cfg.accum;
     size_t *pick = malloc(n_ex * sizeof *pick);
     if (!pick) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "batch");
     size_t window_tokens = 0;
-    clcdd_status st = CLCDD_OK;
-    for (size_t i = 0; i < n_ex && st == CLCDD_OK; i++) {
-        st = next_index(t, d, &pick[i]);
-        if (st == CLCDD_OK) {
-            const clcdd_example *e = &d->items[pick[i]];
-            size_t len = e->len < t->max_T ? e->len : t->max_T;
-            for (size_t k = 1; k < len; k++) window_tokens += e->loss[k];
-        }
+    clcdd_status st = clcdd_trainer_pick_window(t, d, pick, &window_tokens);
+    if (st == CLCDD_OK) {
+        float scale = window_tokens ? 1.0f / (float)window_tokens : 0.0f;
+        st = clcdd_trainer_accumulate_picks(t, d, pick, n_ex, scale);
     }
-    if (st != CLCDD_OK) goto done;
-    float scale = window_tokens ? 1.0f / (float)window_tokens : 0.0f;
+    free(pick);
+    return st;
+}
+
+clcdd_status clcdd_trainer_accumulate_picks(clcdd_trainer *t, const clcdd_dataset *d,
+                                            const size_t *pick, size_t n_ex, float scale) {
+    clcdd_ctx *ctx = t->ctx;
+    const clcdd_hparams *hp = &t->model->hp;
+    size_t V = hp->vocab_size;
+    clcdd_status st = CLCDD_OK;
     if ((st = clcdd_arena_zero(ctx, &t->grads.arena)) || (st = clcdd_tensor_fill(ctx, &t->window_loss, 0.0f)))
         goto done;
-    for (size_t mb = 0; mb < t->cfg.accum; mb++) {
+    /* micro-batches of cfg.micro_batch examples; the last one may be shorter */
+    for (size_t first = 0; first < n_ex; first += t->cfg.micro_batch) {
+        size_t B = n_ex - first < t->cfg.micro_batch ? n_ex - first : t->cfg.micro_batch;
+        const size_t *mbp = pick + first;
         size_t T = 2;
         for (size_t b = 0; b < B; b++) {
-            size_t len = d->items[pick[mb * B + b]].len;
+            size_t len = d->items[mbp[b]].len;
             if (len > T) T = len;
         }
         if (T > t->max_T) T = t->max_T;
@@ -233,7 +251,7 @@ clcdd_status clcdd_trainer_accumulate(clcdd_trainer *t, const clcdd_dataset *d) 
             goto done;
         }
         for (size_t b = 0; b < B; b++) {
-            const clcdd_example *e = &d->items[pick[mb * B + b]];
+            const clcdd_example *e = &d->items[mbp[b]];
             size_t len = e->len < T ? e->len : T;
             lens[b] = (int32_t)len;
             for (size_t s = 0; s < T; s++) {
@@ -284,6 +302,5 @@ clcdd_status clcdd_trainer_accumulate(clcdd_trainer *t, const clcdd_dataset *d) 
             goto done;
     }
 done:
-    free(pick);
     return st;
 }

@@ -83,6 +83,17 @@ clcdd_status clcdd_trainer_step(clcdd_trainer *t, const clcdd_dataset *d, float 
  * backward), leave the gradients in t->grads and the window's mean loss in t->window_loss. */
 clcdd_status clcdd_trainer_accumulate(clcdd_trainer *t, const clcdd_dataset *d);
 
+/* The two halves of clcdd_trainer_accumulate, for data-parallel training (algo/dp.h), where every
+ * replica draws the same window and computes the gradient of its slice of it:
+ * pick_window draws the window's cfg.micro_batch * cfg.accum examples in the seeded order into
+ * pick and counts their loss tokens (the window's normalisation); accumulate_picks zeroes the
+ * gradients and the window loss and runs n examples of pick (micro-batches of cfg.micro_batch,
+ * the last one possibly shorter; n may be 0) with every token loss multiplied by scale. */
+clcdd_status clcdd_trainer_pick_window(clcdd_trainer *t, const clcdd_dataset *d, size_t *pick,
+                                       size_t *window_tokens);
+clcdd_status clcdd_trainer_accumulate_picks(clcdd_trainer *t, const clcdd_dataset *d,
+                                            const size_t *pick, size_t n, float scale);
+
 /* Learning rate of step s (0-based) under the config's schedule. */
 float clcdd_train_lr(const clcdd_train_config *c, int64_t s);
 

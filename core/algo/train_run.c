@@ -11,9 +11,11 @@
 #include <time.h>
 
 #include "algo/carrier.h"
+#include "algo/dp.h"
 #include "algo/lcdd.h"
 #include "algo/train_run.h"
 #include "algo/train_state.h"
+#include "nn/optim.h"
 #include "clcdd_internal.h"
 #include "dataset_jsonl.h"
 #include "nn/checkpoint.h"
@@ -215,6 +217,31 @@ static int log_now(int64_t i, int64_t steps, int64_t every) {
     return (every > 0 && (i + 1) % every == 0) || i + 1 == steps || i == 0;
 }
 
+/* ---- several devices ---------------------------------------------------------------------- */
+
+static int dp_on(const clcdd_dp_options *o) { return o->n_devices > 1 || o->comm != NULL; }
+
+/* The contexts of the run's local replicas (ctx alone without data parallelism). */
+static clcdd_status dp_contexts(clcdd_ctx *ctx, const clcdd_dp_options *o, const char *fn,
+                                clcdd_ctx **out, size_t *n) {
+    if (o->n_devices > CLCDD_DP_MAX_LOCAL)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "%s: %zu devices; one process drives at most "
+                          "%d (run more processes under MPI)", fn, o->n_devices, CLCDD_DP_MAX_LOCAL);
+    if (o->n_devices > 1 && (!o->devices || o->devices[0] != ctx))
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "%s: ctx must be dp.devices[0]", fn);
+    *n = o->n_devices > 1 ? o->n_devices : 1;
+    for (size_t k = 0; k < *n; k++) {
+        out[k] = o->n_devices > 1 ? o->devices[k] : ctx;
+        if (!out[k]) return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "%s: device %zu is NULL", fn, k);
+    }
+    return CLCDD_OK;
+}
+
+/* Outputs and states are written by rank 0 only. */
+static int dp_writer(const clcdd_dp_options *o) { return !o->comm || o->comm->rank == 0; }
+
+/* ---- SFT --------------------------------------------------------------------------------- */
+
 clcdd_status clcdd_sft_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, const char *base,
                            const char *data, const char *out_dir, const clcdd_sft_options *o,
                            clcdd_train_progress_fn progress, void *user, clcdd_sft_result *res) {
@@ -225,55 +252,86 @@ clcdd_status clcdd_sft_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, con
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "clcdd_sft_run: missing argument or zero steps/batch");
     if (o->save_every < 0 || (o->save_every > 0 && !o->state_path))
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "clcdd_sft_run: save_every needs a state_path");
+    clcdd_ctx *cx[CLCDD_DP_MAX_LOCAL];
+    size_t nr = 1;
+    TRY(dp_contexts(ctx, &o->dp, "clcdd_sft_run", cx, &nr));
+    int par = dp_on(&o->dp), writer = dp_writer(&o->dp);
     double t0 = now_s();
-    loaded m;
+    loaded m[CLCDD_DP_MAX_LOCAL];
+    clcdd_trainer tr[CLCDD_DP_MAX_LOCAL];
+    clcdd_trainer *trp[CLCDD_DP_MAX_LOCAL];
+    size_t n_loaded = 0, n_tr = 0;
     clcdd_dataset d;
-    TRY(load(ctx, reg, base, "base", &m));
-    res->base_is_gguf = m.info.format == CLCDD_SOURCE_GGUF;
-    clcdd_status st = load_data(&m, base, data, o->max_len, o->all_tokens, &d, &res->data);
-    if (st != CLCDD_OK) {
-        loaded_free(&m);
-        return st;
+    clcdd_dataset_init(&d);
+    clcdd_dp dp;
+    memset(&dp, 0, sizeof dp);
+    clcdd_status st = CLCDD_OK;
+    for (size_t k = 0; k < nr && st == CLCDD_OK; k++) {
+        st = load(cx[k], reg, base, "base", &m[k]);
+        if (st == CLCDD_OK) n_loaded++;
     }
+    if (st != CLCDD_OK) goto done;
+    res->base_is_gguf = m[0].info.format == CLCDD_SOURCE_GGUF;
+    if ((st = load_data(&m[0], base, data, o->max_len, o->all_tokens, &d, &res->data))) goto done;
     clcdd_train_config tc;
     clcdd_train_config_default(&tc, o->steps);
     tc.micro_batch = o->micro_batch;
     tc.accum = o->accum;
     tc.optim.lr = o->lr;
     tc.seed = o->seed;
-    clcdd_trainer tr;
-    st = clcdd_trainer_create(ctx, &m.model, &tc, res->data.longest, &tr);
-    if (st == CLCDD_OK) {
-        /* the identity is taken from the freshly loaded base, before a state replaces weights */
-        clcdd_state_ident sid;
-        memset(&sid, 0, sizeof sid);
-        if (o->save_every > 0 || o->resume_path) st = clcdd_state_ident_sft(ctx, &m.model, &d, o, &sid);
-        if (st == CLCDD_OK && o->resume_path) {
-            st = clcdd_state_load_sft(o->resume_path, &sid, &tr, &d, &res->final_loss);
-            res->resumed_step = tr.step;
-        }
-        reporter r = {progress, user, t0, now_s(), tr.step,
-                      (double)res->data.tokens / (double)res->data.examples * (double)(o->micro_batch * o->accum)};
-        for (int64_t i = tr.step; i < o->steps && st == CLCDD_OK; i++) {
-            int lg = log_now(i, o->steps, o->log_every);
-            float loss = 0;
-            st = clcdd_trainer_step(&tr, &d, lg ? &loss : NULL);
-            if (st == CLCDD_OK && lg) {
-                clcdd_train_progress p = {0};
-                p.step = i + 1, p.steps = o->steps, p.loss = loss, p.lr = clcdd_train_lr(&tc, i);
-                res->final_loss = loss;
-                report(&r, &p);
-            }
-            if (st == CLCDD_OK && o->save_every > 0 && (i + 1) % o->save_every == 0)
-                st = clcdd_state_save_sft(o->state_path, &sid, &tr, res->final_loss);
-        }
-        clcdd_trainer_destroy(&tr);
+    for (size_t k = 0; k < nr && st == CLCDD_OK; k++) {
+        st = clcdd_trainer_create(cx[k], &m[k].model, &tc, res->data.longest, &tr[k]);
+        if (st == CLCDD_OK) trp[k] = &tr[k], n_tr++;
+        else st = clcdd_fail_context(st, "device %s", clcdd_ctx_device(cx[k])->name);
     }
-    if (st == CLCDD_OK) st = clcdd_model_save_hf(ctx, &m.model, out_dir, NULL, 0);
-    if (st == CLCDD_OK) st = copy_tokenizer_files(base, out_dir, &res->tokenizer_files_copied);
+    if (st != CLCDD_OK) goto done;
+    /* the identity is taken from the freshly loaded base, before a state replaces weights */
+    clcdd_state_ident sid;
+    memset(&sid, 0, sizeof sid);
+    if (o->save_every > 0 || o->resume_path) st = clcdd_state_ident_sft(ctx, &m[0].model, &d, o, &sid);
+    for (size_t k = 0; k < nr && st == CLCDD_OK && o->resume_path; k++) {
+        st = clcdd_state_load_sft(o->resume_path, &sid, &tr[k], &d, &res->final_loss);
+        res->resumed_step = tr[0].step;
+    }
+    if (st == CLCDD_OK && par) {
+        st = clcdd_dp_init(&dp, trp, nr, o->dp.comm, &d, o->dp.split);
+        if (st == CLCDD_OK) {
+            res->plan = dp.plan;
+            if (o->dp.on_plan) o->dp.on_plan(&dp.plan, user);
+        }
+    }
+    reporter r = {progress, user, t0, now_s(), tr[0].step,
+                  (double)res->data.tokens / (double)res->data.examples * (double)(o->micro_batch * o->accum)};
+    int64_t first = tr[0].step;
+    for (int64_t i = tr[0].step; i < o->steps && st == CLCDD_OK; i++) {
+        int lg = log_now(i, o->steps, o->log_every);
+        float loss = 0;
+        if (!par) {
+            st = clcdd_trainer_step(&tr[0], &d, lg ? &loss : NULL);
+        } else {
+            st = clcdd_dp_sft_step(&dp, &d, lg ? &loss : NULL);
+        }
+        if (st == CLCDD_OK && lg) {
+            clcdd_train_progress p = {0};
+            p.step = i + 1, p.steps = o->steps, p.loss = loss, p.lr = clcdd_train_lr(&tc, i);
+            res->final_loss = loss;
+            report(&r, &p);
+        }
+        if (st == CLCDD_OK && writer && o->save_every > 0 && (i + 1) % o->save_every == 0)
+            st = clcdd_state_save_sft(o->state_path, &sid, &tr[0], res->final_loss);
+    }
+    if (par) {
+        clcdd_dp_finish_plan(&dp, tr[0].step - first);
+        res->plan = dp.plan;
+    }
+    if (st == CLCDD_OK && writer) st = clcdd_model_save_hf(ctx, &m[0].model, out_dir, NULL, 0);
+    if (st == CLCDD_OK && writer) st = copy_tokenizer_files(base, out_dir, &res->tokenizer_files_copied);
+done:
     res->seconds = now_s() - t0;
+    clcdd_dp_free(&dp);
+    for (size_t k = 0; k < n_tr; k++) clcdd_trainer_destroy(&tr[k]);
     clcdd_dataset_free(&d);
-    loaded_free(&m);
+    for (size_t k = 0; k < n_loaded; k++) loaded_free(&m[k]);
     return st;
 }
 
@@ -312,24 +370,37 @@ clcdd_status clcdd_lcdd_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, co
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "clcdd_lcdd_run: missing argument or zero steps/batch");
     if (o->save_every < 0 || (o->save_every > 0 && !o->state_path))
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "clcdd_lcdd_run: save_every needs a state_path");
+    clcdd_ctx *cx[CLCDD_DP_MAX_LOCAL];
+    size_t nr = 1;
+    TRY(dp_contexts(ctx, &o->dp, "clcdd_lcdd_run", cx, &nr));
+    int par = dp_on(&o->dp), writer = dp_writer(&o->dp);
     double t0 = now_s();
-    loaded b, s;
+    loaded b[CLCDD_DP_MAX_LOCAL], s[CLCDD_DP_MAX_LOCAL];
+    size_t n_b = 0, n_s = 0, n_l = 0;
     clcdd_dataset d;
-    clcdd_lcdd l;
-    int have_l = 0;
-    memset(&s, 0, sizeof s);
+    clcdd_lcdd l[CLCDD_DP_MAX_LOCAL];
+    clcdd_trainer *inner[CLCDD_DP_MAX_LOCAL];
+    clcdd_lcdd *lp[CLCDD_DP_MAX_LOCAL];
+    clcdd_dp dp;
+    memset(&dp, 0, sizeof dp);
     clcdd_dataset_init(&d);
     clcdd_carrier *car = NULL;
     char *tj = NULL;
     char fp[40] = "";
-    clcdd_status st = load(ctx, reg, base, "base", &b);
-    if (st != CLCDD_OK) return st;
-    if ((st = load(ctx, reg, sft, "SFT", &s))) goto done;
+    int64_t first = 0;
+    clcdd_status st = CLCDD_OK;
+    for (size_t k = 0; k < nr && st == CLCDD_OK; k++) {
+        if ((st = load(cx[k], reg, base, "base", &b[k]))) break;
+        n_b++;
+        if ((st = load(cx[k], reg, sft, "SFT", &s[k]))) break;
+        n_s++;
+    }
+    if (st) goto done;
     /* tokenize with the SFT model's tokenizer (the one the behaviour was trained with) */
-    if ((st = load_data(s.info.tokenizer ? &s : &b, s.info.tokenizer ? sft : base, data, o->max_len,
-                        o->all_tokens, &d, &res->data)))
+    if ((st = load_data(s[0].info.tokenizer ? &s[0] : &b[0], s[0].info.tokenizer ? sft : base, data,
+                        o->max_len, o->all_tokens, &d, &res->data)))
         goto done;
-    if ((st = clcdd_model_fingerprint(ctx, &s.model, fp))) goto done;
+    if ((st = clcdd_model_fingerprint(ctx, &s[0].model, fp))) goto done;
     clcdd_lcdd_config cfg;
     clcdd_lcdd_config_default(&cfg, o->steps);
     cfg.train.micro_batch = o->micro_batch;
@@ -343,28 +414,41 @@ clcdd_status clcdd_lcdd_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, co
     cfg.seed = o->seed;
     cfg.kl_loss = o->kl_loss;
     cfg.early_stop = o->early_stop;
-    if ((st = clcdd_lcdd_create(ctx, &b.model, &s.model, &cfg, res->data.longest, &l)))
-        goto done;
-    have_l = 1;
+    for (size_t k = 0; k < nr && st == CLCDD_OK; k++) {
+        st = clcdd_lcdd_create(cx[k], &b[k].model, &s[k].model, &cfg, res->data.longest, &l[k]);
+        if (st == CLCDD_OK) inner[k] = &l[k].inner, lp[k] = &l[k], n_l++;
+        else st = clcdd_fail_context(st, "device %s", clcdd_ctx_device(cx[k])->name);
+    }
+    if (st) goto done;
     clcdd_state_ident sid;
     memset(&sid, 0, sizeof sid);
     if ((o->save_every > 0 || o->resume_path) &&
-        (st = clcdd_state_ident_lcdd(ctx, &b.model, fp, &d, o, &sid)))
+        (st = clcdd_state_ident_lcdd(ctx, &b[0].model, fp, &d, o, &sid)))
         goto done;
-    if (o->resume_path) {
-        if ((st = clcdd_state_load_lcdd(o->resume_path, &sid, &l, &d))) goto done;
-        res->resumed_step = l.step;
+    for (size_t k = 0; k < nr && o->resume_path; k++) {
+        if ((st = clcdd_state_load_lcdd(o->resume_path, &sid, &l[k], &d))) goto done;
+        res->resumed_step = l[0].step;
     }
-    reporter r = {progress, user, t0, now_s(), l.step,
+    if (par) {
+        if ((st = clcdd_dp_init(&dp, inner, nr, o->dp.comm, &d, o->dp.split))) goto done;
+        res->plan = dp.plan;
+        if (o->dp.on_plan) o->dp.on_plan(&dp.plan, user);
+    }
+    reporter r = {progress, user, t0, now_s(), l[0].step,
                   (double)res->data.tokens / (double)res->data.examples * (double)(o->micro_batch * o->accum)};
     clcdd_lcdd_state ls = {0};
-    int64_t done_steps = l.step;
-    for (int64_t i = l.step; i < o->steps && st == CLCDD_OK && !l.es.stop; i++) {
+    first = l[0].step;
+    int64_t done_steps = l[0].step;
+    for (int64_t i = l[0].step; i < o->steps && st == CLCDD_OK && !l[0].es.stop; i++) {
         int lg = log_now(i, o->steps, o->log_every);
-        st = clcdd_lcdd_step(&l, &d, lg ? &ls : NULL);
+        if (!par) {
+            st = clcdd_lcdd_step(&l[0], &d, lg ? &ls : NULL);
+        } else {
+            st = clcdd_dp_lcdd_step(&dp, lp, &d, lg ? &ls : NULL);
+        }
         if (st == CLCDD_OK) done_steps = i + 1;
         /* the step an early stop fires on is reported like the last step */
-        if (st == CLCDD_OK && !lg && l.es.stop) st = clcdd_lcdd_read_state(&l, &ls), lg = 1;
+        if (st == CLCDD_OK && !lg && l[0].es.stop) st = clcdd_lcdd_read_state(&l[0], &ls), lg = 1;
         if (st == CLCDD_OK && lg) {
             clcdd_train_progress p = {0};
             p.step = i + 1, p.steps = o->steps, p.loss = ls.last_loss;
@@ -373,34 +457,40 @@ clcdd_status clcdd_lcdd_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, co
             p.budget_set = ls.baseline_set, p.active = ls.active, p.total = ls.total;
             report(&r, &p);
         }
-        if (st == CLCDD_OK && o->save_every > 0 && (i + 1) % o->save_every == 0)
-            st = clcdd_state_save_lcdd(o->state_path, &sid, &l);
+        if (st == CLCDD_OK && writer && o->save_every > 0 && (i + 1) % o->save_every == 0)
+            st = clcdd_state_save_lcdd(o->state_path, &sid, &l[0]);
+    }
+    if (par) {
+        clcdd_dp_finish_plan(&dp, l[0].step - first);
+        res->plan = dp.plan;
     }
     if (st) goto done;
-    if ((st = clcdd_lcdd_read_state(&l, &ls))) goto done;
-    if (!(tj = train_json(o, &ls, data, done_steps))) {
-        st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "train JSON");
-        goto done;
-    }
-    if ((st = clcdd_lcdd_export(&l, fp, tj, &car))) goto done;
-    if ((st = clcdd_carrier_write(out_path, car))) goto done;
+    if ((st = clcdd_lcdd_read_state(&l[0], &ls))) goto done;
     res->active = ls.active, res->total = ls.total;
     res->sparsity = ls.total ? 1.0 - (double)ls.active / (double)ls.total : 0;
     res->final_loss = ls.last_loss, res->ema = ls.ema_hat, res->budget = ls.budget;
     res->lambda = ls.lambda;
     res->steps_done = done_steps;
     res->early_stopped = ls.stop;
+    res->full_f32_bytes = b[0].info.n_params * 4;
+    if (!writer) goto done;
+    if (!(tj = train_json(o, &ls, data, done_steps))) {
+        st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "train JSON");
+        goto done;
+    }
+    if ((st = clcdd_lcdd_export(&l[0], fp, tj, &car))) goto done;
+    if ((st = clcdd_carrier_write(out_path, car))) goto done;
     struct stat sb;
     if (stat(out_path, &sb) == 0) res->archive_bytes = (uint64_t)sb.st_size;
-    res->full_f32_bytes = b.info.n_params * 4;
 done:
     res->seconds = now_s() - t0;
     clcdd_carrier_free(car);
     free(tj);
-    if (have_l) clcdd_lcdd_destroy(&l);
+    clcdd_dp_free(&dp);
+    for (size_t k = 0; k < n_l; k++) clcdd_lcdd_destroy(&l[k]);
     clcdd_dataset_free(&d);
-    loaded_free(&s);
-    loaded_free(&b);
+    for (size_t k = 0; k < n_s; k++) loaded_free(&s[k]);
+    for (size_t k = 0; k < n_b; k++) loaded_free(&b[k]);
     return st;
 }
 

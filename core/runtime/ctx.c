@@ -174,3 +174,41 @@ clcdd_status clcdd_ctx_finish(clcdd_ctx *ctx) {
 }
 
 void clcdd_ctx_cache_stats(const clcdd_ctx *ctx, clcdd_cache_stats *out) { *out = ctx->stats; }
+
+clcdd_status clcdd_ctx_create_many(const char *list, const clcdd_ctx_options *opts,
+                                   clcdd_ctx ***out, size_t *count) {
+    *out = NULL;
+    *count = 0;
+    int *idx = NULL;
+    size_t n = 0;
+    TRY(clcdd_select_devices(list, &idx, &n));
+    clcdd_ctx **c = calloc(n, sizeof *c);
+    if (!c) {
+        free(idx);
+        return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "contexts");
+    }
+    clcdd_status st = CLCDD_OK;
+    for (size_t i = 0; i < n && st == CLCDD_OK; i++) {
+        clcdd_ctx_options o;
+        memset(&o, 0, sizeof o);
+        if (opts) o = *opts;
+        char sel[24];
+        snprintf(sel, sizeof sel, "%d", idx[i]);
+        o.device = sel;
+        st = clcdd_ctx_create(&o, &c[i]);
+    }
+    free(idx);
+    if (st != CLCDD_OK) {
+        clcdd_ctx_destroy_many(c, n);
+        return st;
+    }
+    *out = c;
+    *count = n;
+    return CLCDD_OK;
+}
+
+void clcdd_ctx_destroy_many(clcdd_ctx **ctx, size_t count) {
+    if (!ctx) return;
+    for (size_t i = 0; i < count; i++) clcdd_ctx_destroy(ctx[i]);
+    free(ctx);
+}

@@ -224,3 +224,55 @@ clcdd_status clcdd_select_device(const char *selector, clcdd_device_info *out) {
     clcdd_free_devices(list);
     return CLCDD_OK;
 }
+
+clcdd_status clcdd_select_devices(const char *list, int **out, size_t *count) {
+    *out = NULL;
+    *count = 0;
+    if (!list || !*list)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "--devices needs a list: indices, name "
+                          "substrings or `all` (`clcdd devices` lists them)");
+    clcdd_device_info *devs = NULL;
+    size_t n = 0;
+    TRY(clcdd_list_devices(&devs, &n));
+    int *pick = malloc((n ? n : 1) * sizeof *pick);
+    char *copy = strdup(list);
+    clcdd_status st = CLCDD_OK;
+    size_t k = 0;
+    if (!pick || !copy) st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "device list");
+    if (st == CLCDD_OK && !strcmp(list, "all")) {
+        for (size_t i = 0; i < n; i++) pick[k++] = (int)i;
+    } else if (st == CLCDD_OK) {
+        char *save = NULL;
+        for (char *item = strtok_r(copy, ",", &save); item && st == CLCDD_OK;
+             item = strtok_r(NULL, ",", &save)) {
+            char *end = NULL;
+            long idx = strtol(item, &end, 10);
+            size_t matched = 0;
+            for (size_t i = 0; i < n && st == CLCDD_OK; i++) {
+                int hit = (end && *end == '\0' && end != item) ? (long)i == idx
+                          : contains_ci(devs[i].name, item) || contains_ci(devs[i].platform_name, item);
+                if (!hit) continue;
+                matched++;
+                for (size_t j = 0; j < k; j++)
+                    if (pick[j] == (int)i)
+                        st = clcdd_fail(CLCDD_ERR_NO_DEVICE, "--devices %s: device %zu (%s) is "
+                                        "picked twice (by '%s'); list each device once", list, i,
+                                        devs[i].name, item);
+                if (st == CLCDD_OK) pick[k++] = (int)i;
+            }
+            if (st == CLCDD_OK && !matched)
+                st = clcdd_fail(CLCDD_ERR_NO_DEVICE, "--devices %s: '%s' matches no device (there "
+                                "are %zu); `clcdd devices` lists them", list, item, n);
+        }
+    }
+    free(copy);
+    clcdd_free_devices(devs);
+    if (st == CLCDD_OK && k == 0) st = clcdd_fail(CLCDD_ERR_NO_DEVICE, "--devices %s: no device", list);
+    if (st != CLCDD_OK) {
+        free(pick);
+        return st;
+    }
+    *out = pick;
+    *count = k;
+    return CLCDD_OK;
+}

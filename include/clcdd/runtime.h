@@ -60,6 +60,13 @@ CLCDD_API void clcdd_free_devices(clcdd_device_info *devices);
  * first device. */
 CLCDD_API clcdd_status clcdd_select_device(const char *selector, clcdd_device_info *out);
 
+/* Pick several devices for data-parallel training: `list` is `all` or comma-separated items, each
+ * a decimal index (one device) or a case-insensitive name substring (every device whose name or
+ * platform name contains it, in clcdd_list_devices order). A device picked twice, an index out of
+ * range or an item that matches nothing is CLCDD_ERR_NO_DEVICE with a message naming the item.
+ * *out (malloc'd, free()) receives the device indices in the order given. */
+CLCDD_API clcdd_status clcdd_select_devices(const char *list, int **out, size_t *count);
+
 /* ---- Context ---------------------------------------------------------------------------- */
 
 /* A device with its OpenCL context, in-order queue, built programs, GEMM state and RNG seed.
@@ -75,6 +82,11 @@ typedef struct clcdd_ctx_options {
 
 CLCDD_API clcdd_status clcdd_ctx_create(const clcdd_ctx_options *opts, clcdd_ctx **out);
 CLCDD_API void clcdd_ctx_destroy(clcdd_ctx *ctx);
+/* One context per device of clcdd_select_devices(list) (opts->device is ignored). *out is a
+ * malloc'd array of *count contexts; free it with clcdd_ctx_destroy_many. */
+CLCDD_API clcdd_status clcdd_ctx_create_many(const char *list, const clcdd_ctx_options *opts,
+                                             clcdd_ctx ***out, size_t *count);
+CLCDD_API void clcdd_ctx_destroy_many(clcdd_ctx **ctx, size_t count);
 CLCDD_API const clcdd_device_info *clcdd_ctx_device(const clcdd_ctx *ctx);
 CLCDD_API cl_context clcdd_ctx_cl_context(const clcdd_ctx *ctx);
 CLCDD_API cl_command_queue clcdd_ctx_queue(const clcdd_ctx *ctx);
