@@ -27,9 +27,9 @@ static const char *usage =
     "               override the LCDD stage's weight lr, mask-logit lr, budget slack, T_w and\n"
     "               the floor of lambda\n"
     "  --lcdd-kl-loss  LCDD with the KL-to-SFT task loss instead of the cross-entropy\n"
-    "  --lcdd-no-early-stop\n"
-    "               run all --lcdd-steps (by default LCDD stops once the active-channel count\n"
-    "               has stalled for 3 windows of 20 steps with the loss under budget)\n"
+    "  --lcdd-early-stop, --lcdd-no-early-stop\n"
+    "               stop LCDD once the active-channel count has stalled for 3 windows of 20\n"
+    "               steps with the loss under budget (default: off, all --lcdd-steps run)\n"
     "  --lcdd-only  stop after the LCDD row (base, SFT and LCDD rows; no eraser stages)\n"
     "  --json       the table as JSON on stdout\n"
     "  --report DIR a report folder: metrics.json (the --json table), the step logs (sft.jsonl,\n"
@@ -241,7 +241,7 @@ static int write_report(demo_report *dr, int quick, unsigned long long seed, con
 
 int clcdd_cmd_demo(int argc, char **argv) {
     clcdd_ctx_options copts = {0};
-    int json = 0, quick = 0, lcdd_only = 0, lcdd_kl = 0, lcdd_no_es = 0;
+    int json = 0, quick = 0, lcdd_only = 0, lcdd_kl = 0, lcdd_no_es = 0, lcdd_es = 0;
     float fv[4] = {-1, -1, -1, -1}; /* lcdd lr, theta lr, rho, lambda min */
     long long lcdd_warmup = -1;
     static const char *fv_names[4] = {"--lcdd-lr", "--lcdd-theta-lr", "--lcdd-rho", "--lcdd-lambda-min"};
@@ -264,7 +264,9 @@ int clcdd_cmd_demo(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--lcdd-kl-loss")) {
             lcdd_kl = 1;
         } else if (!strcmp(argv[i], "--lcdd-no-early-stop")) {
-            lcdd_no_es = 1;
+            lcdd_no_es = 1, lcdd_es = 0;
+        } else if (!strcmp(argv[i], "--lcdd-early-stop")) {
+            lcdd_es = 1, lcdd_no_es = 0;
         } else if (cli_opt_value(argc, argv, &i, "--device", &v)) {
             if (!v) { fprintf(stderr, "clcdd demo: --device needs a value\n"); return EXIT_USAGE; }
             copts.device = v;
@@ -361,6 +363,7 @@ int clcdd_cmd_demo(int argc, char **argv) {
     o.lcdd_only = lcdd_only;
     if (lcdd_kl) o.lcdd_kl_loss = 1;
     if (lcdd_no_es) o.lcdd_early_stop = 0;
+    if (lcdd_es) o.lcdd_early_stop = 1;
     prog p = {isatty(2), cli_now(), cli_now(), ""};
     clcdd_demo_row rows[CLCDD_DEMO_ROWS];
     size_t n = 0;

@@ -29,7 +29,7 @@ typedef struct clcdd_demo_options {
     int64_t lcdd_warmup;    /* T_w */
     float lcdd_lambda_min;  /* floor of the dual variable */
     int lcdd_kl_loss;       /* KL-to-SFT task loss instead of the cross-entropy */
-    int lcdd_early_stop;    /* the early stop's stall criterion (on; docs/demo.md) */
+    int lcdd_early_stop;    /* the early stop's stall criterion (off; docs/demo.md) */
     int lcdd_only;          /* 1: stop after the LCDD row (no eraser stages, no eraser pool) */
 } clcdd_demo_options;
 
