@@ -111,9 +111,11 @@ static int write_report(report *rep, const char *out, const cli_train_display *d
 int clcdd_cmd_train(int argc, char **argv) {
     clcdd_lcdd_options o;
     clcdd_lcdd_options_default(&o);
-    const char *base = NULL, *sft = NULL, *data = NULL, *out = NULL, *metrics = NULL, *device = NULL;
-    const char *report_dir = NULL;
+    const char *base = NULL, *sft = NULL;
     int json = 0;
+    cli_run_opts ro = {"train", "a file", NULL, NULL, NULL, NULL, NULL, &o.state_path, &o.resume_path,
+                       &o.save_every, &o.steps, &o.log_every, &o.micro_batch, &o.accum, &o.max_len,
+                       &o.seed, &o.all_tokens, &o.lr};
     cli_parallel par;
     memset(&par, 0, sizeof par);
     par.cmd = "train";
@@ -122,53 +124,23 @@ int clcdd_cmd_train(int argc, char **argv) {
         long long n;
         int pr = cli_parallel_option(&par, argc, argv, &i);
         if (pr == 2) return EXIT_USAGE;
-        if (pr == 1) {
+        int rr = pr == 1 ? 0 : cli_run_option(&ro, argc, argv, &i);
+        if (rr < 0) return EXIT_USAGE;
+        if (pr == 1 || rr == 1) {
             continue;
         } else if (cli_is_help(argv[i])) {
             fputs(usage, stdout);
             return EXIT_OK;
         } else if (!strcmp(argv[i], "--json")) {
             json = 1;
-        } else if (!strcmp(argv[i], "--all-tokens")) {
-            o.all_tokens = 1;
         } else if (!strcmp(argv[i], "--kl-loss")) {
             o.kl_loss = 1;
         } else if (!strcmp(argv[i], "--early-stop")) {
             o.early_stop = 1;
-        } else if (cli_opt_value(argc, argv, &i, "--data", &v)) {
-            NEED(v, "a file") data = v;
-        } else if (cli_opt_value(argc, argv, &i, "--out", &v)) {
-            NEED(v, "a file") out = v;
-        } else if (cli_opt_value(argc, argv, &i, "--metrics", &v)) {
-            NEED(v, "a file") metrics = v;
-        } else if (cli_opt_value(argc, argv, &i, "--report", &v)) {
-            NEED(v, "a folder") report_dir = v;
-        } else if (cli_opt_value(argc, argv, &i, "--state", &v)) {
-            NEED(v, "a file") o.state_path = v;
-        } else if (cli_opt_value(argc, argv, &i, "--resume", &v)) {
-            NEED(v, "a file") o.resume_path = v;
-        } else if (cli_opt_value(argc, argv, &i, "--save-every", &v)) {
-            NEED(cli_parse_i64(v, 1, &n), "a positive integer") o.save_every = n;
-        } else if (cli_opt_value(argc, argv, &i, "--device", &v)) {
-            NEED(v, "a value") device = v;
-        } else if (cli_opt_value(argc, argv, &i, "--steps", &v)) {
-            NEED(cli_parse_i64(v, 1, &n), "a positive integer") o.steps = n;
         } else if (cli_opt_value(argc, argv, &i, "--warmup-steps", &v)) {
             NEED(cli_parse_i64(v, 0, &n), "a non-negative integer") o.warmup_steps = n;
-        } else if (cli_opt_value(argc, argv, &i, "--micro-batch", &v)) {
-            NEED(cli_parse_i64(v, 1, &n), "a positive integer") o.micro_batch = (size_t)n;
-        } else if (cli_opt_value(argc, argv, &i, "--accum", &v)) {
-            NEED(cli_parse_i64(v, 1, &n), "a positive integer") o.accum = (size_t)n;
-        } else if (cli_opt_value(argc, argv, &i, "--max-len", &v)) {
-            NEED(cli_parse_i64(v, 2, &n), "an integer >= 2") o.max_len = (size_t)n;
-        } else if (cli_opt_value(argc, argv, &i, "--seed", &v)) {
-            NEED(cli_parse_i64(v, 0, &n), "a number") o.seed = (uint64_t)n;
-        } else if (cli_opt_value(argc, argv, &i, "--log-every", &v)) {
-            NEED(cli_parse_i64(v, 1, &n), "a positive integer") o.log_every = n;
         } else if (cli_opt_value(argc, argv, &i, "--rho", &v)) {
             NEED(cli_parse_f(v, &o.rho), "a non-negative number")
-        } else if (cli_opt_value(argc, argv, &i, "--lr", &v)) {
-            NEED(cli_parse_f(v, &o.lr), "a non-negative number")
         } else if (cli_opt_value(argc, argv, &i, "--theta-lr", &v)) {
             NEED(cli_parse_f(v, &o.theta_lr), "a non-negative number")
         } else if (cli_opt_value(argc, argv, &i, "--lambda-init", &v)) {
@@ -185,21 +157,14 @@ int clcdd_cmd_train(int argc, char **argv) {
             return EXIT_USAGE;
         }
     }
+    const char *data = ro.data, *out = ro.out, *metrics = ro.metrics, *device = ro.device;
+    const char *report_dir = ro.report_dir;
     if (!base || !sft || !data || !out) {
         fprintf(stderr, "clcdd train: BASE, SFT, --data and --out are required\n%s", usage);
         return EXIT_USAGE;
     }
     char state_default[4096];
-    if (o.save_every > 0 && !o.state_path) {
-        if (!cli_state_path(out, state_default, sizeof state_default)) {
-            fprintf(stderr, "clcdd train: --out is too long for the default --state path\n");
-            return EXIT_USAGE;
-        }
-        o.state_path = state_default;
-    } else if (o.state_path && !o.save_every) {
-        fprintf(stderr, "clcdd train: --state needs --save-every N\n");
-        return EXIT_USAGE;
-    }
+    if (cli_run_state(&ro, state_default, sizeof state_default)) return EXIT_USAGE;
     if (o.warmup_steps >= o.steps)
         fprintf(stderr, "clcdd train: note: --warmup-steps %lld >= --steps %lld: the loss budget is "
                 "never set and lambda stays at --lambda-init\n", (long long)o.warmup_steps,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "clcdd/carrier.h"
+#include "common.h"
 
 static void eta_text(const clcdd_train_progress *p, char *out, size_t cap) {
     double per = p->step ? p->elapsed_s / (double)p->step : 0;
@@ -189,4 +190,84 @@ int cli_state_path(const char *out, char *buf, size_t cap) {
     while (n > 1 && out[n - 1] == '/') n--;
     int w = snprintf(buf, cap, "%.*s.state.safetensors", (int)n, out);
     return w > 0 && (size_t)w < cap;
+}
+
+int cli_run_option(cli_run_opts *r, int argc, char **argv, int *i) {
+    const char *v = NULL, *opt = argv[*i], *what = NULL;
+    long long n = 0;
+#define RUN_NEED(cond, w)                                                                       \
+    do {                                                                                        \
+        if (!(cond)) {                                                                          \
+            what = (w);                                                                         \
+            goto bad;                                                                           \
+        }                                                                                       \
+    } while (0)
+    if (!strcmp(opt, "--all-tokens")) {
+        *r->all_tokens = 1;
+    } else if (cli_opt_value(argc, argv, i, "--data", &v)) {
+        RUN_NEED(v, "a file");
+        r->data = v;
+    } else if (cli_opt_value(argc, argv, i, "--out", &v)) {
+        RUN_NEED(v, r->out_what);
+        r->out = v;
+    } else if (cli_opt_value(argc, argv, i, "--metrics", &v)) {
+        RUN_NEED(v, "a file");
+        r->metrics = v;
+    } else if (cli_opt_value(argc, argv, i, "--report", &v)) {
+        RUN_NEED(v, "a folder");
+        r->report_dir = v;
+    } else if (cli_opt_value(argc, argv, i, "--state", &v)) {
+        RUN_NEED(v, "a file");
+        *r->state_path = v;
+    } else if (cli_opt_value(argc, argv, i, "--resume", &v)) {
+        RUN_NEED(v, "a file");
+        *r->resume_path = v;
+    } else if (cli_opt_value(argc, argv, i, "--device", &v)) {
+        RUN_NEED(v, "a value");
+        r->device = v;
+    } else if (cli_opt_value(argc, argv, i, "--save-every", &v)) {
+        RUN_NEED(cli_parse_i64(v, 1, &n), "a positive integer");
+        *r->save_every = n;
+    } else if (cli_opt_value(argc, argv, i, "--steps", &v)) {
+        RUN_NEED(cli_parse_i64(v, 1, &n), "a positive integer");
+        *r->steps = n;
+    } else if (cli_opt_value(argc, argv, i, "--micro-batch", &v)) {
+        RUN_NEED(cli_parse_i64(v, 1, &n), "a positive integer");
+        *r->micro_batch = (size_t)n;
+    } else if (cli_opt_value(argc, argv, i, "--accum", &v)) {
+        RUN_NEED(cli_parse_i64(v, 1, &n), "a positive integer");
+        *r->accum = (size_t)n;
+    } else if (cli_opt_value(argc, argv, i, "--max-len", &v)) {
+        RUN_NEED(cli_parse_i64(v, 2, &n), "an integer >= 2");
+        *r->max_len = (size_t)n;
+    } else if (cli_opt_value(argc, argv, i, "--seed", &v)) {
+        RUN_NEED(cli_parse_i64(v, 0, &n), "a number");
+        *r->seed = (uint64_t)n;
+    } else if (cli_opt_value(argc, argv, i, "--log-every", &v)) {
+        RUN_NEED(cli_parse_i64(v, 1, &n), "a positive integer");
+        *r->log_every = n;
+    } else if (cli_opt_value(argc, argv, i, "--lr", &v)) {
+        RUN_NEED(cli_parse_f(v, r->lr), "a non-negative number");
+    } else {
+        return 0;
+    }
+    return 1;
+#undef RUN_NEED
+bad:
+    fprintf(stderr, "clcdd %s: %s needs %s\n", r->cmd, opt, what);
+    return -1;
+}
+
+int cli_run_state(cli_run_opts *r, char *buf, size_t cap) {
+    if (*r->save_every > 0 && !*r->state_path) {
+        if (!cli_state_path(r->out, buf, cap)) {
+            fprintf(stderr, "clcdd %s: --out is too long for the default --state path\n", r->cmd);
+            return -1;
+        }
+        *r->state_path = buf;
+    } else if (*r->state_path && !*r->save_every) {
+        fprintf(stderr, "clcdd %s: --state needs --save-every N\n", r->cmd);
+        return -1;
+    }
+    return 0;
 }

@@ -34,6 +34,26 @@ int cli_parse_f(const char *s, float *out);
  * OUT.state.safetensors. Returns 0 when it does not fit in cap. */
 int cli_state_path(const char *out, char *buf, size_t cap);
 
+/* The options `clcdd sft` and `clcdd train` share: the file arguments go here, the numbers into
+ * the command's own option struct through the pointers (set them before parsing). */
+typedef struct cli_run_opts {
+    const char *cmd;                       /* "sft", "train" (messages) */
+    const char *out_what;                  /* "a directory", "a file" (--out's message) */
+    const char *data, *out, *metrics, *report_dir, *device;
+    const char **state_path, **resume_path;
+    int64_t *save_every, *steps, *log_every;
+    size_t *micro_batch, *accum, *max_len;
+    uint64_t *seed;
+    int *all_tokens;
+    float *lr;
+} cli_run_opts;
+/* argv[*i] is a shared option: consume it (and its value). Returns 1 when consumed, 0 when it is
+ * not a shared option, -1 after printing a usage error for a bad or missing value. */
+int cli_run_option(cli_run_opts *r, int argc, char **argv, int *i);
+/* After parsing: --save-every without --state writes OUT.state.safetensors (kept in buf);
+ * --state without --save-every is an error. Returns 0, or -1 after printing the reason. */
+int cli_run_state(cli_run_opts *r, char *buf, size_t cap);
+
 /* The step log's columns in a report (the --metrics keys): sft, and train (LCDD). */
 extern const char *const cli_sft_log_cols[5];
 extern const char *const cli_lcdd_log_cols[11];
