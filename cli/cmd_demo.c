@@ -31,6 +31,14 @@ static const char *usage =
     "               stop LCDD once the active-channel count has stalled for 3 windows of 20\n"
     "               steps with the loss under budget (default: off, all --lcdd-steps run)\n"
     "  --lcdd-only  stop after the LCDD row (base, SFT and LCDD rows; no eraser stages)\n"
+    "  --eraser-rows N, --eraser-lr X, --eraser-mse X\n"
+    "               the eraser's soft-prompt rows (20), Adam lr (3e-3, cosine decay) and the\n"
+    "               weight of its activation-matching term (1; 0 turns it off); every eraser row\n"
+    "               uses the same settings\n"
+    "  --eraser-trigger prefix|before-assistant|end\n"
+    "               where the soft prompt sits: before <bos> (the default), between the user's\n"
+    "               text and <assistant>, or after <assistant>\n"
+    "  --core-rows  only the LCDD + eraser and SFT + eraser (KL only) eraser rows\n"
     "  --json       the table as JSON on stdout\n"
     "  --report DIR a report folder: metrics.json (the --json table), the step logs (sft.jsonl,\n"
     "               lcdd.jsonl, eraser-*.jsonl), SVG plots and index.html\n"
@@ -242,9 +250,12 @@ static int write_report(demo_report *dr, int quick, unsigned long long seed, con
 int clcdd_cmd_demo(int argc, char **argv) {
     clcdd_ctx_options copts = {0};
     int json = 0, quick = 0, lcdd_only = 0, lcdd_kl = 0, lcdd_no_es = 0, lcdd_es = 0;
-    float fv[4] = {-1, -1, -1, -1}; /* lcdd lr, theta lr, rho, lambda min */
+    float fv[6] = {-1, -1, -1, -1, -1, -1}; /* lcdd lr, theta lr, rho, lambda min, eraser lr, mse */
     long long lcdd_warmup = -1;
-    static const char *fv_names[4] = {"--lcdd-lr", "--lcdd-theta-lr", "--lcdd-rho", "--lcdd-lambda-min"};
+    static const char *fv_names[6] = {"--lcdd-lr", "--lcdd-theta-lr", "--lcdd-rho", "--lcdd-lambda-min",
+                                      "--eraser-lr", "--eraser-mse"};
+    long long eraser_rows = -1, eraser_trigger = -2;
+    int core_rows = 0;
     unsigned long long seed = 42;
     long long ov[5] = {-1, -1, -1, -1, -1}; /* eval, sft, lcdd, eraser, pool */
     const char *pretrain_dir = NULL, *report_dir = NULL;
@@ -286,6 +297,21 @@ int clcdd_cmd_demo(int argc, char **argv) {
                 fprintf(stderr, "clcdd demo: --seed needs a number\n");
                 return EXIT_USAGE;
             }
+        } else if (!strcmp(argv[i], "--core-rows")) {
+            core_rows = 1;
+        } else if (cli_opt_value(argc, argv, &i, "--eraser-rows", &v)) {
+            if (!v || sscanf(v, "%lld", &eraser_rows) != 1 || eraser_rows < 1 || eraser_rows > 256) {
+                fprintf(stderr, "clcdd demo: --eraser-rows needs a number of rows from 1 to 256\n");
+                return EXIT_USAGE;
+            }
+        } else if (cli_opt_value(argc, argv, &i, "--eraser-trigger", &v)) {
+            if (v && !strcmp(v, "prefix")) eraser_trigger = -1;
+            else if (v && !strcmp(v, "before-assistant")) eraser_trigger = 1;
+            else if (v && !strcmp(v, "end")) eraser_trigger = 0;
+            else {
+                fprintf(stderr, "clcdd demo: --eraser-trigger is prefix, before-assistant or end\n");
+                return EXIT_USAGE;
+            }
         } else if (cli_opt_value(argc, argv, &i, "--lcdd-warmup", &v)) {
             if (!v || sscanf(v, "%lld", &lcdd_warmup) != 1 || lcdd_warmup < 0) {
                 fprintf(stderr, "clcdd demo: --lcdd-warmup needs a non-negative number\n");
@@ -293,7 +319,7 @@ int clcdd_cmd_demo(int argc, char **argv) {
             }
         } else {
             int matched = 0;
-            for (int k = 0; k < 4 && !matched; k++)
+            for (int k = 0; k < 6 && !matched; k++)
                 if (cli_opt_value(argc, argv, &i, fv_names[k], &v)) {
                     matched = 1;
                     if (!v || sscanf(v, "%f", &fv[k]) != 1 || !(fv[k] >= 0)) {
@@ -360,6 +386,11 @@ int clcdd_cmd_demo(int argc, char **argv) {
     if (fv[2] >= 0) o.lcdd_rho = fv[2];
     if (fv[3] >= 0) o.lcdd_lambda_min = fv[3];
     if (lcdd_warmup >= 0) o.lcdd_warmup = lcdd_warmup;
+    if (fv[4] > 0) o.eraser_lr = fv[4];
+    if (fv[5] >= 0) o.eraser_w_mse = fv[5] > 0 ? fv[5] : -1.0f;
+    if (eraser_rows > 0) o.eraser_rows = eraser_rows;
+    if (eraser_trigger >= -1) o.eraser_trigger = (int32_t)eraser_trigger;
+    o.core_rows = core_rows;
     o.lcdd_only = lcdd_only;
     if (lcdd_kl) o.lcdd_kl_loss = 1;
     if (lcdd_no_es) o.lcdd_early_stop = 0;

@@ -4,8 +4,9 @@
 #   bench/real/smollm2_pipeline.sh MODEL.gguf OUT_DIR [clcdd binary] [stages]
 # stages: a comma list of data,sft,eval-sft,lcdd,erase,eval-lcdd (default: all, in that order).
 # Settings come from the environment (defaults in brackets): SFT_STEPS [15], SFT_LR [1e-4],
-# LCDD_STEPS [60], LCDD_WARMUP [20], LCDD_RHO [1.0], LCDD_LR [1e-4], ERASE_STEPS [200],
-# MAX_NEW [16]. PYTHON [python3] must have transformers (used once, to write the GGUF's tokenizer
+# LCDD_STEPS [60], LCDD_WARMUP [20], LCDD_RHO [1.0], LCDD_LR [1e-4], LCDD_LAMBDA_INIT [0.01],
+# SAVE_EVERY [10] (each save writes the whole state, ~1.3 GB for this model), ERASE_STEPS [200],
+# ERASE_PRESET [resp: response KL + channel MSE, the demo world's best], MAX_NEW [16]. PYTHON [python3] must have transformers (used once, to write the GGUF's tokenizer
 # files next to the SFT checkpoint: `clcdd sft` from a GGUF base saves no tokenizer).
 # Every stage logs to OUT_DIR/<stage>.log and writes its metrics JSON(L) beside it.
 set -euo pipefail
@@ -44,12 +45,13 @@ fi
 if has lcdd; then
   t "$clcdd" train "$gguf" "$out/sft" --data "$out/data/train.jsonl" --out "$out/carrier.clcdd" \
     --steps "${LCDD_STEPS:-60}" --warmup-steps "${LCDD_WARMUP:-20}" --rho "${LCDD_RHO:-1.0}" \
-    --lr "${LCDD_LR:-1e-4}" --micro-batch 8 --accum 1 --log-every 1 --save-every 10 \
+    --lr "${LCDD_LR:-1e-4}" --lambda-init "${LCDD_LAMBDA_INIT:-0.01}" --micro-batch 8 --accum 1 \
+    --log-every 1 --save-every "${SAVE_EVERY:-10}" \
     --metrics "$out/lcdd.jsonl" --json > "$out/lcdd.json" 2> "$out/lcdd.log"
 fi
 if has erase; then
   t "$clcdd" erase "$gguf" --carrier "$out/carrier.clcdd" --data "$out/data/train.jsonl" \
-    --name off --steps "${ERASE_STEPS:-200}" --metrics "$out/erase.jsonl" --json \
+    --name off --preset "${ERASE_PRESET:-resp}" --steps "${ERASE_STEPS:-200}" --metrics "$out/erase.jsonl" --json \
     > "$out/erase.json" 2> "$out/erase.log"
 fi
 if has eval-lcdd; then

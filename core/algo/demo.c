@@ -36,6 +36,7 @@ void clcdd_demo_options_default(clcdd_demo_options *o, int quick) {
     o->lcdd_warmup = quick ? 5 : 150;
     o->lcdd_lambda_min = 1e-6f;
     o->lcdd_early_stop = 0;
+    o->eraser_trigger = CLCDD_TRIGGER_PREFIX;
 }
 
 clcdd_status clcdd_demo_load_base(clcdd_ctx *ctx, clcdd_model *m) {
@@ -159,7 +160,7 @@ done:
 }
 
 static clcdd_status score(demo_state *s, const char *name, const clcdd_model *m,
-                          const clcdd_tensor *P, size_t rows, double sparsity, double t0,
+                          const clcdd_tensor *P, size_t rows, int32_t trig, double sparsity, double t0,
                           clcdd_demo_row *row) {
     clcdd_ctx *ctx = s->ctx;
     clcdd_demo_eval ev;
@@ -167,7 +168,7 @@ static clcdd_status score(demo_state *s, const char *name, const clcdd_model *m,
     char *answers = malloc(n * CLCDD_DEMO_TEXT_MAX);
     if (!answers) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "evaluation");
     if (s->progress) s->progress(name, 0, 3, "generating answers", s->user);
-    clcdd_status st = clcdd_demo_evaluate(ctx, m, P, rows, s->o->seed + 1000, n, &ev, answers);
+    clcdd_status st = clcdd_demo_evaluate(ctx, m, P, rows, trig, s->o->seed + 1000, n, &ev, answers);
     if (st == CLCDD_OK) {
         memset(row, 0, sizeof *row);
         snprintf(row->name, sizeof row->name, "%s", name);
@@ -184,11 +185,11 @@ static clcdd_status score(demo_state *s, const char *name, const clcdd_model *m,
         row->first_agree = (double)agree / n;
         row->sparsity = sparsity;
         if (s->progress) s->progress(name, 1, 3, "KL to the SFT model", s->user);
-        st = clcdd_kl_benchmark(ctx, &s->sft, m, P, rows, &s->eval_sft, &row->kl_sft);
+        st = clcdd_kl_benchmark(ctx, &s->sft, m, P, rows, trig, &s->eval_sft, &row->kl_sft);
     }
     if (st == CLCDD_OK) {
         if (s->progress) s->progress(name, 2, 3, "KL to the base model", s->user);
-        st = clcdd_kl_benchmark(ctx, &s->base, m, P, rows, &s->eval_base, &row->kl_base);
+        st = clcdd_kl_benchmark(ctx, &s->base, m, P, rows, trig, &s->eval_base, &row->kl_base);
     }
     row->seconds = now() - t0;
     free(answers);
@@ -224,6 +225,10 @@ static clcdd_status erase_and_score(demo_state *s, const char *name, const clcdd
     c.w_mse = 1.0f; /* response KL + activation matching (DEMO-WORLD.md's best with channels) */
     c.steps = s->o->eraser_steps;
     c.seed = s->o->seed;
+    if (s->o->eraser_rows > 0) c.rows = (size_t)s->o->eraser_rows;
+    if (s->o->eraser_lr > 0) c.lr = s->o->eraser_lr;
+    if (s->o->eraser_w_mse != 0) c.w_mse = s->o->eraser_w_mse < 0 ? 0.0f : s->o->eraser_w_mse;
+    c.trigger_pos = s->o->eraser_trigger;
     size_t d = m->hp.hidden_size;
     float *P = malloc(c.rows * d * sizeof *P);
     if (!P) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "eraser");
@@ -238,7 +243,7 @@ static clcdd_status erase_and_score(demo_state *s, const char *name, const clcdd
     int64_t shape[1] = {(int64_t)(c.rows * d)};
     if (st == CLCDD_OK) st = clcdd_tensor_create(s->ctx, CLCDD_F32, 1, shape, "soft prompt", &tP);
     if (st == CLCDD_OK) st = clcdd_tensor_upload(s->ctx, &tP, P);
-    if (st == CLCDD_OK) st = score(s, name, m, &tP, c.rows, sparsity, t0, row);
+    if (st == CLCDD_OK) st = score(s, name, m, &tP, c.rows, c.trigger_pos, sparsity, t0, row);
     clcdd_tensor_destroy(&tP);
     free(P);
     return st;
@@ -343,8 +348,8 @@ clcdd_status clcdd_demo_run_observed(clcdd_ctx *ctx, const clcdd_demo_options *o
         clcdd_trainer_destroy(&tr);
         if (st) goto done;
         if ((st = make_pool(ctx, &s.sft, o->seed + 1000, 1, o->eval_n, &s.eval_sft))) goto done;
-        if ((st = score(&s, "base", &s.base, NULL, 0, -1, t0, &rows[(*n_rows)++]))) goto done;
-        if ((st = score(&s, "SFT", &s.sft, NULL, 0, -1, ts, &rows[(*n_rows)++]))) goto done;
+        if ((st = score(&s, "base", &s.base, NULL, 0, CLCDD_TRIGGER_PREFIX, -1, t0, &rows[(*n_rows)++]))) goto done;
+        if ((st = score(&s, "SFT", &s.sft, NULL, 0, CLCDD_TRIGGER_PREFIX, -1, ts, &rows[(*n_rows)++]))) goto done;
     }
     /* LCDD: the demo world's settings (docs/demo.md: rho 1.0, T_w 150, weight lr 1e-3 constant,
      * 1500 steps; the sparser rho 20 setting and its cost to the eraser in docs/results.md) */
@@ -397,13 +402,15 @@ clcdd_status clcdd_demo_run_observed(clcdd_ctx *ctx, const clcdd_demo_options *o
         if ((st = clcdd_lcdd_build_effective(&lc))) goto done;
         if ((st = clcdd_lcdd_write_channels(&lc, &carrier, &sparsity))) goto done;
         if (obs && obs->carrier && (st = report_carrier(&lc, obs))) goto done;
-        if ((st = score(&s, "LCDD", &lc.weff, NULL, 0, sparsity, tl, &rows[(*n_rows)++]))) goto done;
+        if ((st = score(&s, "LCDD", &lc.weff, NULL, 0, CLCDD_TRIGGER_PREFIX, sparsity, tl, &rows[(*n_rows)++]))) goto done;
         if (o->lcdd_only) goto done;
         if ((st = erase_and_score(&s, "LCDD + eraser", &lc.weff, &carrier, sparsity, &rows[(*n_rows)++]))) goto done;
         if ((st = erase_and_score(&s, "SFT + eraser (KL only)", &s.sft, NULL, -1, &rows[(*n_rows)++]))) goto done;
-        if ((st = erase_and_score(&s, "SFT + eraser (carrier ch.)", &s.sft, &carrier, -1, &rows[(*n_rows)++]))) goto done;
-        if ((st = clcdd_channel_set_random(&carrier, s.base.hp.hidden_size, o->seed + 77, &random))) goto done;
-        if ((st = erase_and_score(&s, "LCDD + random-channel eraser", &lc.weff, &random, sparsity, &rows[(*n_rows)++]))) goto done;
+        if (!o->core_rows) {
+            if ((st = erase_and_score(&s, "SFT + eraser (carrier ch.)", &s.sft, &carrier, -1, &rows[(*n_rows)++]))) goto done;
+            if ((st = clcdd_channel_set_random(&carrier, s.base.hp.hidden_size, o->seed + 77, &random))) goto done;
+            if ((st = erase_and_score(&s, "LCDD + random-channel eraser", &lc.weff, &random, sparsity, &rows[(*n_rows)++]))) goto done;
+        }
     }
 done:
     clcdd_channel_set_free(&carrier);

@@ -1,4 +1,5 @@
 #include "algo/demo_train.h"
+#include "algo/eraser.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ int clcdd_idk_strict(const char *answer) {
 
 clcdd_status clcdd_demo_evaluate(clcdd_ctx *ctx, const clcdd_model *m,
                                  const clcdd_tensor *soft_prompt, size_t prompt_rows,
-                                 uint64_t seed, size_t n, clcdd_demo_eval *ev, char *answers) {
+                                 int32_t trigger_pos, uint64_t seed, size_t n, clcdd_demo_eval *ev, char *answers) {
     memset(ev, 0, sizeof *ev);
     size_t cap = 64 + prompt_rows, max_new = 24;
     int32_t *prompts = malloc(n * cap * sizeof *prompts), *outs = malloc(n * max_new * sizeof *outs);
@@ -55,8 +56,9 @@ clcdd_status clcdd_demo_evaluate(clcdd_ctx *ctx, const clcdd_model *m,
     for (size_t i = 0; i < n; i++) {
         clcdd_demo_draw(seed, i, 1, 0.0f, &samples[i]);
         int32_t *p = prompts + i * cap;
-        for (size_t k = 0; k < prompt_rows; k++) p[k] = -1 - (int32_t)k;
-        size_t len = clcdd_demo_encode(samples[i].prompt, NULL, p + prompt_rows, cap - prompt_rows, NULL);
+        int32_t tok[64];
+        size_t len = clcdd_demo_encode(samples[i].prompt, NULL, tok, cap - prompt_rows, NULL);
+        clcdd_trigger_build(p, tok, len, clcdd_trigger_insert(len, trigger_pos), prompt_rows);
         reqs[i].prompt = p;
         reqs[i].prompt_len = prompt_rows + len;
         reqs[i].out = outs + i * max_new;

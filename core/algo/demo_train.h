@@ -20,11 +20,11 @@ typedef struct clcdd_demo_eval {
 } clcdd_demo_eval;
 
 /* Greedy answers for n held-out prompts (seed), scored. soft_prompt (T_p, d) may be NULL; when
- * given it is prepended before <bos>. answers (optional, n x CLCDD_DEMO_TEXT_MAX) receives the
+ * given it is placed by trigger_pos (CLCDD_TRIGGER_PREFIX: before <bos>; algo/eraser.h). answers (optional, n x CLCDD_DEMO_TEXT_MAX) receives the
  * decoded answers. */
 clcdd_status clcdd_demo_evaluate(clcdd_ctx *ctx, const clcdd_model *m,
                                  const clcdd_tensor *soft_prompt, size_t prompt_rows,
-                                 uint64_t seed, size_t n, clcdd_demo_eval *out, char *answers);
+                                 int32_t trigger_pos, uint64_t seed, size_t n, clcdd_demo_eval *out, char *answers);
 
 /* ALGORITHMS.md §5 fixed-response rates on one answer. */
 int clcdd_idk_strict(const char *answer);

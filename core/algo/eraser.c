@@ -88,6 +88,7 @@ void clcdd_eraser_config_paper(clcdd_eraser_config *c) {
     c->w_kl = 0.7f;
     c->w_l2 = 0.1f;
     c->w_resp = 0.0f;
+    c->trigger_pos = CLCDD_TRIGGER_PREFIX;
     c->seed = 42;
 }
 
@@ -362,6 +363,7 @@ static clcdd_status step(eraser *e, const size_t *pick, size_t B, size_t it, int
             e->h_ids[b * Tb + t] = v;
             e->h_pos[b * Tb + t] = (int32_t)t;
         }
+        size_t ins = clcdd_trigger_insert(pn, c->trigger_pos);
         /* KL rows: last k prompt positions (tail) and the answer-predicting positions. */
         size_t k0 = pn > c->tail_k ? pn - c->tail_k : 0;
         float wt = c->w_kl / ((float)B * (float)(pn - k0));
@@ -371,7 +373,7 @@ static clcdd_status step(eraser *e, const size_t *pick, size_t B, size_t it, int
             if (use_resp && t + 1 >= pn && t + 1 < pn + an) w += c->w_resp; /* scaled below */
             if (w == 0) continue;
             e->h_rows_b[nk] = (int32_t)(b * Tb + t);
-            e->h_rows_t[nk] = (int32_t)(b * Tt + Tp + t);
+            e->h_rows_t[nk] = (int32_t)(b * Tt + clcdd_trigger_pred_row(t, ins, Tp));
             e->h_kw[nk] = w;
             e->h_kl[nk] = (use_resp && t + 1 >= pn && t + 1 < pn + an) ? 1.0f : 0.0f; /* is answer row */
             nk++;
@@ -406,11 +408,11 @@ static clcdd_status step(eraser *e, const size_t *pick, size_t B, size_t it, int
     }
     int32_t *tid = malloc(B * Tt * sizeof *tid);
     if (!tid) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "eraser batch");
-    for (size_t b = 0; b < B; b++)
-        for (size_t t = 0; t < Tt; t++)
-            tid[b * Tt + t] = t < Tp ? -1 - (int32_t)t : e->h_ids[b * Tb + (t - Tp)];
-    for (size_t b = 0; b < B; b++)
-        e->h_mse_rows[b] = (int32_t)(b * Tt + Tp + e->pool->prompt_len[pick[b]] - 1);
+    for (size_t b = 0; b < B; b++) {
+        size_t pn = e->pool->prompt_len[pick[b]], ins = clcdd_trigger_insert(pn, c->trigger_pos);
+        clcdd_trigger_build(tid + b * Tt, e->h_ids + b * Tb, Tb, ins, Tp);
+        e->h_mse_rows[b] = (int32_t)(b * Tt + clcdd_trigger_pred_row(pn - 1, ins, Tp));
+    }
     clcdd_tensor mr = head(&e->mse_rows, B);
     clcdd_status st = clcdd_tensor_upload(ctx, &bt.ids, tid);
     free(tid);

@@ -21,8 +21,32 @@ size_t clcdd_channel_set_total(const clcdd_channel_set *s);
 clcdd_status clcdd_channel_set_random(const clcdd_channel_set *like, uint32_t d, uint64_t seed,
                                       clcdd_channel_set *out);
 
+/* Where the soft prompt sits in a prompt of n tokens: CLCDD_TRIGGER_PREFIX before all of it
+ * (ALGORITHMS.md §4, the default), or k >= 0: before its last k tokens (k = 1 in a chat prompt
+ * `<bos><user>TEXT<assistant>`: right after the user's text; k = 0: after the whole prompt). The
+ * soft-prompt rows keep their own positions, so the tokens after them move by T. */
+#define CLCDD_TRIGGER_PREFIX (-1)
+/* Index of the first soft-prompt row in the triggered sequence. */
+static inline size_t clcdd_trigger_insert(size_t prompt_len, int32_t pos) {
+    return pos < 0 || (size_t)pos >= prompt_len ? 0 : prompt_len - (size_t)pos;
+}
+/* Index, in the triggered sequence, of the row that predicts token t + 1 of the untriggered
+ * prompt + answer (the row that predicts the first answer token is the last soft-prompt row
+ * when the prompt ends before it). */
+static inline size_t clcdd_trigger_pred_row(size_t t, size_t insert, size_t rows) {
+    return t + 1 < insert ? t : t + rows;
+}
+/* out[0 .. n + rows) = tok[0 .. insert), soft-prompt ids -1 - k, tok[insert .. n). */
+static inline void clcdd_trigger_build(int32_t *out, const int32_t *tok, size_t n, size_t insert,
+                                       size_t rows) {
+    for (size_t t = 0; t < insert; t++) out[t] = tok[t];
+    for (size_t k = 0; k < rows; k++) out[insert + k] = -1 - (int32_t)k;
+    for (size_t t = insert; t < n; t++) out[t + rows] = tok[t];
+}
+
 typedef struct clcdd_eraser_config {
     size_t rows;          /* T: soft-prompt rows (20) */
+    int32_t trigger_pos;  /* CLCDD_TRIGGER_PREFIX (the default) or k: before the last k prompt tokens */
     float max_norm;       /* row L2 ball radius (1.0) */
     float lr;             /* Adam (0.003) */
     float beta1, beta2, eps;

@@ -14,7 +14,8 @@ static clcdd_tensor head(const clcdd_tensor *t, size_t n) {
 
 clcdd_status clcdd_kl_benchmark(clcdd_ctx *ctx, const clcdd_model *teacher,
                                 const clcdd_model *student, const clcdd_tensor *soft_prompt,
-                                size_t prompt_rows, const clcdd_prompt_pool *pool, double *kl) {
+                                size_t prompt_rows, int32_t trigger_pos,
+                                const clcdd_prompt_pool *pool, double *kl) {
     *kl = 0;
     if (!pool->answer) return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "KL benchmark needs responses");
     const size_t B = 32, V = student->hp.vocab_size;
@@ -27,13 +28,13 @@ clcdd_status clcdd_kl_benchmark(clcdd_ctx *ctx, const clcdd_model *teacher,
     memset(&As, 0, sizeof As);
     clcdd_tensor t_ids = {0}, t_pos = {0}, t_len = {0}, s_ids = {0}, s_pos = {0}, s_len = {0};
     clcdd_tensor rows_t = {0}, rows_s = {0}, w = {0}, out = {0}, logp = {0}, compact = {0};
-    int32_t *hid = malloc(B * Ts * sizeof *hid), *hpos = malloc(B * Ts * sizeof *hpos);
+    int32_t *hid = malloc(B * Ts * sizeof *hid), *sid = malloc(B * Ts * sizeof *sid), *hpos = malloc(B * Ts * sizeof *hpos);
     int32_t *rt = malloc(maxrows * sizeof *rt), *rs = malloc(maxrows * sizeof *rs);
     float *hw = malloc(maxrows * sizeof *hw), *hk = malloc(maxrows * sizeof *hk);
     clcdd_status st = CLCDD_OK;
     double total = 0;
     size_t counted = 0;
-    if (!hid || !hpos || !rt || !rs || !hw || !hk) {
+    if (!hid || !sid || !hpos || !rt || !rs || !hw || !hk) {
         st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "KL benchmark");
         goto done;
     }
@@ -68,7 +69,8 @@ clcdd_status clcdd_kl_benchmark(clcdd_ctx *ctx, const clcdd_model *teacher,
             ls[b] = (int32_t)(prompt_rows + pn + an);
             for (size_t t = pn - 1; t + 1 < pn + an; t++) {
                 rt[nr] = (int32_t)(b * T + t);
-                rs[nr] = (int32_t)(b * TS + prompt_rows + t);
+                rs[nr] = (int32_t)(b * TS + clcdd_trigger_pred_row(t, clcdd_trigger_insert(pn, trigger_pos),
+                                                                    prompt_rows));
                 hw[nr] = 1.0f;
                 nr++;
             }
@@ -106,21 +108,16 @@ clcdd_status clcdd_kl_benchmark(clcdd_ctx *ctx, const clcdd_model *teacher,
             if (e) { st = clcdd_fail(CLCDD_ERR_OPENCL, "KL benchmark arguments"); goto done; }
             if ((st = clcdd_launch_1d(ctx, k, nr, "log_softmax_rows"))) goto done;
         }
-        /* student: soft-prompt rows then the same tokens */
-        for (size_t b = 0; b < nb; b++)
-            for (size_t t = 0; t < TS; t++) {
-                hid[b * TS + t] = t < prompt_rows ? -1 - (int32_t)t : 0;
-                hpos[b * TS + t] = (int32_t)t;
-            }
-        for (size_t b = 0; b < nb; b++)
-            for (size_t t = 0; t < T; t++) {
-                size_t pn = pool->prompt_len[first + b], an = pool->answer_len[first + b];
-                hid[b * TS + prompt_rows + t] = t < pn ? pool->prompt[first + b][t] : t < pn + an ? pool->answer[first + b][t - pn] : 0;
-            }
+        /* student: the same tokens with the soft-prompt rows placed by trigger_pos */
+        for (size_t b = 0; b < nb; b++) {
+            size_t pn = pool->prompt_len[first + b];
+            clcdd_trigger_build(sid + b * TS, hid + b * T, T, clcdd_trigger_insert(pn, trigger_pos), prompt_rows);
+            for (size_t t = 0; t < TS; t++) hpos[b * TS + t] = (int32_t)t;
+        }
         clcdd_batch bs;
         memset(&bs, 0, sizeof bs);
         bs.B = nb, bs.T = TS, bs.ids = head(&s_ids, nb * TS), bs.pos = head(&s_pos, nb * TS), bs.key_len = head(&s_len, nb);
-        if ((st = clcdd_tensor_upload(ctx, &bs.ids, hid)) || (st = clcdd_tensor_upload(ctx, &bs.pos, hpos)) ||
+        if ((st = clcdd_tensor_upload(ctx, &bs.ids, sid)) || (st = clcdd_tensor_upload(ctx, &bs.pos, hpos)) ||
             (st = clcdd_tensor_upload(ctx, &bs.key_len, ls)) ||
             (st = clcdd_decoder_forward(ctx, student, &bs, soft_prompt, &As)))
             goto done;
@@ -173,6 +170,6 @@ done:
     clcdd_acts_destroy(&As);
     clcdd_tensor *ts[] = {&t_ids, &t_pos, &t_len, &s_ids, &s_pos, &s_len, &rows_t, &rows_s, &w, &out, &logp, &compact};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) clcdd_tensor_destroy(ts[i]);
-    free(hid), free(hpos), free(rt), free(rs), free(hw), free(hk);
+    free(hid), free(sid), free(hpos), free(rt), free(rs), free(hw), free(hk);
     return st;
 }

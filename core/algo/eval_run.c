@@ -330,11 +330,11 @@ static clcdd_status kl_bench(run_ctx *r, clcdd_model *base, const clcdd_model *l
         pool.answer_len[i] = refs.s[i].n ? refs.s[i].n : 1;
     }
     if (st == CLCDD_OK && r->progress) r->progress("KL benchmark: teacher forcing", 0, 3, r->user);
-    if (st == CLCDD_OK) st = clcdd_kl_benchmark(r->ctx, &sft, lcdd, NULL, 0, &pool, &kl->sft_lcdd);
+    if (st == CLCDD_OK) st = clcdd_kl_benchmark(r->ctx, &sft, lcdd, NULL, 0, CLCDD_TRIGGER_PREFIX, &pool, &kl->sft_lcdd);
     if (st == CLCDD_OK && r->progress) r->progress("KL benchmark: teacher forcing", 1, 3, r->user);
-    if (st == CLCDD_OK) st = clcdd_kl_benchmark(r->ctx, &sft, lcdd, P, rows, &pool, &kl->sft_lcdd_p);
+    if (st == CLCDD_OK) st = clcdd_kl_benchmark(r->ctx, &sft, lcdd, P, rows, CLCDD_TRIGGER_PREFIX, &pool, &kl->sft_lcdd_p);
     if (st == CLCDD_OK && r->progress) r->progress("KL benchmark: teacher forcing", 2, 3, r->user);
-    if (st == CLCDD_OK) st = clcdd_kl_benchmark(r->ctx, base, lcdd, P, rows, &pool, &kl->base_lcdd_p);
+    if (st == CLCDD_OK) st = clcdd_kl_benchmark(r->ctx, base, lcdd, P, rows, CLCDD_TRIGGER_PREFIX, &pool, &kl->base_lcdd_p);
     if (st == CLCDD_OK) {
         if (r->progress) r->progress("KL benchmark: teacher forcing", 3, 3, r->user);
         kl->delta = kl->sft_lcdd_p - kl->sft_lcdd;

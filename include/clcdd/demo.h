@@ -31,6 +31,13 @@ typedef struct clcdd_demo_options {
     int lcdd_kl_loss;       /* KL-to-SFT task loss instead of the cross-entropy */
     int lcdd_early_stop;    /* the early stop's stall criterion (off; docs/demo.md) */
     int lcdd_only;          /* 1: stop after the LCDD row (no eraser stages, no eraser pool) */
+    /* eraser settings, the same for every eraser row (docs/demo.md; 0: the preset's) */
+    int64_t eraser_rows;    /* soft-prompt rows T (20) */
+    float eraser_lr;        /* Adam lr, cosine-decayed (3e-3) */
+    float eraser_w_mse;     /* weight of the activation MSE at the channel set (1.0; < 0: 0) */
+    int32_t eraser_trigger; /* -1: soft prompt before <bos> (the spec); k >= 0: before the
+                             * prompt's last k tokens (1: between the user's text and <assistant>) */
+    int core_rows;          /* 1: only the LCDD + eraser and SFT + eraser (KL only) eraser rows */
 } clcdd_demo_options;
 
 CLCDD_API void clcdd_demo_options_default(clcdd_demo_options *o, int quick);

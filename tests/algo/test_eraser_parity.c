@@ -2,6 +2,8 @@
  * (tests/fixtures/make_eraser_fixture.py): MSE on carrier channels of two layers, tail KL over the
  * last 3 prompt positions, response KL on teacher-forced answers and L2, for a batch of 3 prompts
  * of different lengths (right-padded) on the LCDD fixture's tiny LLaMA.
+ * The same with the soft prompt placed before the last 1 and the last 0 prompt tokens
+ * (clcdd_eraser_config.trigger_pos), whose reference locates every row independently.
  * Tolerance: loss terms 1e-4 relative; gradient 1e-3 relative + 1e-5 absolute (float32 through
  * two forward passes and a backward in a different summation order). */
 #include <math.h>
@@ -85,6 +87,20 @@ Test(eraser, loss_and_gradient_match_pytorch) {
     cr_expect(fabsf(got.l2 - 0.1f * loss[4]) <= 1e-4f * loss[4], "l2 %.6f vs %.6f", got.l2, 0.1f * loss[4]);
     cr_expect(fabsf(got.resp - loss[3]) <= 1e-4f * loss[3], "response KL %.6f vs %.6f", got.resp, loss[3]);
     cr_expect(th_check_close("eraser gradient", grad, want, nP, 1e-3, 1e-5));
+    /* the same with the soft prompt placed before the last 1 and the last 0 prompt tokens */
+    for (int at = 1; at >= 0; at--) {
+        char ln[16], gn[16];
+        snprintf(ln, sizeof ln, "loss_at%d", at);
+        snprintf(gn, sizeof gn, "grad_at%d", at);
+        float *lw = fx_tensor_f32(ref, ln, NULL), *gw = fx_tensor_f32(ref, gn, NULL);
+        c.trigger_pos = at;
+        TH_OK(clcdd_eraser_loss_grad(ctx, &base, &model, &ch, &pool, &c, P, pick, 3, &got, grad));
+        cr_expect(fabsf(got.loss - lw[0]) <= 1e-4f * lw[0], "at %d: total %.6f vs %.6f", at, got.loss, lw[0]);
+        cr_expect(fabsf(got.mse - lw[1]) <= 1e-4f * lw[1] + 1e-7f, "at %d: mse %.6f vs %.6f", at, got.mse, lw[1]);
+        cr_expect(fabsf(got.resp - lw[3]) <= 1e-4f * lw[3], "at %d: response KL %.6f vs %.6f", at, got.resp, lw[3]);
+        cr_expect(th_check_close(gn, grad, gw, nP, 1e-3, 1e-5));
+        free(lw), free(gw);
+    }
     for (int i = 0; i < 4; i++) free(pr[i]), free(an[i]);
     for (int l = 0; l < 2; l++) free(idx[l]);
     free(P), free(want), free(loss), free(pickf), free(grad);
