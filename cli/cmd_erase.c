@@ -7,6 +7,7 @@
 #include "clcdd/erase.h"
 #include "commands.h"
 #include "common.h"
+#include "parallel.h"
 #include "train_common.h"
 
 static const char *usage =
@@ -33,7 +34,14 @@ static const char *usage =
     "  --json             final summary as JSON on stdout\n"
     "  --report DIR       a report folder: metrics.json, eraser.jsonl, plots of the loss terms\n"
     "                     and the carrier density map, index.html\n"
-    "  --device D         device index or name substring\n";
+    "  --device D         device index or name substring\n"
+    "  --devices LIST     erase on several devices at once (indices, name substrings or all):\n"
+    "                     each holds the base and the model and takes a share of every step's\n"
+    "                     batch, in proportion to its measured speed; the result equals one\n"
+    "                     device's up to float rounding\n"
+    "  --split N,N,...    prompts per step of each device instead of the measured split\n"
+    "                     (the same split gives bit-identical runs)\n"
+    "Under mpirun (one rank per device) the ranks erase together; rank 0 writes.\n";
 
 #define NEED(cond, what)                                                                        \
     if (!(cond)) {                                                                              \
@@ -72,8 +80,18 @@ static void print_json(FILE *f, const char *carrier, const clcdd_erase_options *
     cli_json_string(f, o->name);
     fprintf(f, ", \"prompts\": %zu, \"channels\": %zu, \"rows\": %u, \"dim\": %u, \"loss\": %.6g, "
             "\"mse\": %.6g, \"kl\": %.6g, \"resp\": %.6g, \"l2\": %.6g, \"best\": %.6g, "
-            "\"seconds\": %.2f}\n", r->prompts, r->channels, r->rows, r->dim, r->loss, r->mse, r->kl,
+            "\"seconds\": %.2f", r->prompts, r->channels, r->rows, r->dim, r->loss, r->mse, r->kl,
             r->resp, r->l2, r->best, r->seconds);
+    cli_parallel_json(f, &r->plan);
+    fprintf(f, "}\n");
+}
+
+/* The plan on stderr (a clcdd_dp_plan_fn). */
+static void print_plan(const clcdd_dp_plan *plan, void *user) {
+    (void)user;
+    const cli_plan_words w = {"prompts", "one calibration slice", "channel sums and the prompt's gradient",
+                              "soft prompt"};
+    cli_parallel_print_plan_as("erase", &w, plan);
 }
 
 /* The eraser's loss terms against steps (a report of `erase`, and of each eraser run of `demo`). */
@@ -113,7 +131,7 @@ int clcdd_cmd_erase(int argc, char **argv) {
     clcdd_erase_options o;
     clcdd_erase_options_default(&o);
     const char *base = NULL, *carrier = NULL, *data = NULL, *metrics = NULL, *device = NULL;
-    const char *model = "lcdd", *sft = NULL, *report_dir = NULL;
+    const char *model = "lcdd", *sft = NULL, *report_dir = NULL, *devices = NULL, *split = NULL;
     int json = 0, random_ch = 0, no_mse = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -146,6 +164,10 @@ int clcdd_cmd_erase(int argc, char **argv) {
             NEED(v, "a folder") report_dir = v;
         } else if (cli_opt_value(argc, argv, &i, "--device", &v)) {
             NEED(v, "a value") device = v;
+        } else if (cli_opt_value(argc, argv, &i, "--devices", &v)) {
+            NEED(v && *v, "a list: indices, name substrings or all") devices = v;
+        } else if (cli_opt_value(argc, argv, &i, "--split", &v)) {
+            NEED(v && *v, "prompts per device, e.g. 5,3") split = v;
         } else if (cli_opt_value(argc, argv, &i, "--steps", &v)) {
             NEED(cli_parse_i64(v, 1, &n), "a positive integer") o.steps = n;
         } else if (cli_opt_value(argc, argv, &i, "--rows", &v)) {
@@ -182,34 +204,53 @@ int clcdd_cmd_erase(int argc, char **argv) {
     }
     o.sft = sft;
     o.channels = no_mse ? CLCDD_ERASE_CH_NONE : random_ch ? CLCDD_ERASE_CH_RANDOM : CLCDD_ERASE_CH_CARRIER;
-    display d = {isatty(2), NULL, NULL};
+    clcdd_ctx *ctx = NULL;
+    cli_parallel par;
+    memset(&par, 0, sizeof par);
+    par.cmd = "erase";
+    par.devices = devices, par.split = split;
+    int pc = cli_parallel_open(&par, device, &ctx, &o.dp);
+    if (pc != EXIT_OK) {
+        cli_parallel_close(&par);
+        return pc;
+    }
+    int lead = cli_parallel_leader(&par);
+    if (o.dp.on_plan) o.dp.on_plan = print_plan;
+    display d = {lead && isatty(2), NULL, NULL};
     report rep;
     memset(&rep, 0, sizeof rep);
-    if (report_dir && report_open(&rep, report_dir, "erase", argc, argv)) return EXIT_FAILURE_RUN;
-    if (report_dir) d.log = report_log_new(&rep, "eraser", "the --metrics lines: one per logged step", cli_erase_log_cols, 8);
-    if (metrics && !(d.metrics = fopen(metrics, "w"))) {
-        perror(metrics);
-        if (report_dir) report_finish(&rep, "--metrics file could not be opened");
+    if (!lead) report_dir = NULL; /* rank 0 writes the report */
+    if (report_dir && report_open(&rep, report_dir, "erase", argc, argv)) {
+        if (par.ranks > 1) cli_parallel_fail(&par, CLCDD_OK);
+        cli_parallel_close(&par);
         return EXIT_FAILURE_RUN;
     }
-    clcdd_ctx_options copts = {0};
-    copts.device = device;
-    clcdd_ctx *ctx = NULL;
+    if (report_dir) d.log = report_log_new(&rep, "eraser", "the --metrics lines: one per logged step", cli_erase_log_cols, 8);
+    if (lead && metrics && !(d.metrics = fopen(metrics, "w"))) {
+        perror(metrics);
+        if (report_dir) report_finish(&rep, "--metrics file could not be opened");
+        if (par.ranks > 1) cli_parallel_fail(&par, CLCDD_OK);
+        cli_parallel_close(&par);
+        return EXIT_FAILURE_RUN;
+    }
     clcdd_plugin_registry *reg = NULL;
     clcdd_erase_result r;
     memset(&r, 0, sizeof r);
-    clcdd_status st = clcdd_ctx_create(&copts, &ctx);
-    if (st == CLCDD_OK) st = clcdd_plugin_registry_create(CLCDD_PLUGINS_DEFAULT, &reg);
-    if (st == CLCDD_OK) st = clcdd_erase_run(ctx, reg, base, carrier, data, &o, progress, &d, &r);
+    clcdd_status st = clcdd_plugin_registry_create(CLCDD_PLUGINS_DEFAULT, &reg);
+    if (st == CLCDD_OK) st = clcdd_erase_run(ctx, reg, base, carrier, data, &o, lead ? progress : NULL, &d, &r);
     if (d.tty) fputc('\n', stderr);
     if (d.metrics) fclose(d.metrics);
     clcdd_plugin_registry_destroy(reg);
-    cli_ctx_destroy(ctx);
+    if (par.n_ctx == 1) cli_ctx_print_profile(ctx);
     if (st != CLCDD_OK) {
         if (report_dir) write_report(&rep, carrier, &d, &o, &r, clcdd_last_error());
-        int code = cli_report("erase", st);
-        return code == EXIT_USAGE ? EXIT_FAILURE_RUN : code;
+        int code = cli_parallel_fail(&par, st);
+        cli_parallel_close(&par);
+        return code;
     }
+    cli_parallel_close(&par);
+    if (!lead) return EXIT_OK;
+    cli_parallel_print_timing("erase", &r.plan);
     if (report_dir && write_report(&rep, carrier, &d, &o, &r, NULL)) return EXIT_FAILURE_RUN;
     if (json) {
         print_json(stdout, carrier, &o, &r);

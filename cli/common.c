@@ -66,7 +66,7 @@ double cli_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-void cli_ctx_destroy(clcdd_ctx *ctx) {
+void cli_ctx_print_profile(clcdd_ctx *ctx) {
     if (!ctx) return;
     const char *env = getenv("CLCDD_PROFILE");
     if (env && *env && strcmp(env, "0") != 0) {
@@ -88,5 +88,10 @@ void cli_ctx_destroy(clcdd_ctx *ctx) {
             fprintf(stderr, "clcdd: kernel profile unavailable: %s\n", clcdd_last_error());
         }
     }
+}
+
+void cli_ctx_destroy(clcdd_ctx *ctx) {
+    if (!ctx) return;
+    cli_ctx_print_profile(ctx);
     clcdd_ctx_destroy(ctx);
 }

@@ -32,8 +32,10 @@ void cli_json_string(FILE *f, const char *s);
 /* Monotonic seconds. */
 double cli_now(void);
 
-/* clcdd_ctx_destroy, after printing the per-kernel device time to stderr when the context was
- * made with profiling on (CLCDD_PROFILE=1 in the environment). */
+/* The per-kernel device time on stderr when the context was made with profiling on
+ * (CLCDD_PROFILE=1 in the environment). */
+void cli_ctx_print_profile(clcdd_ctx *ctx);
+/* clcdd_ctx_destroy after cli_ctx_print_profile. */
 void cli_ctx_destroy(clcdd_ctx *ctx);
 
 #endif

@@ -228,29 +228,43 @@ void cli_parallel_close(cli_parallel *p) {
 
 int cli_parallel_leader(const cli_parallel *p) { return p->rank == 0; }
 
-void cli_parallel_print_plan(const clcdd_dp_plan *plan, void *user) {
-    const cli_train_display *d = user;
+/* "12.59 MB", or "3.20 kB" below 0.1 MB (an eraser's reduction is a few kB). */
+static const char *size_text(uint64_t bytes, char *buf, size_t cap) {
+    if (bytes >= 100000) snprintf(buf, cap, "%.2f MB", (double)bytes / 1e6);
+    else snprintf(buf, cap, "%.2f kB", (double)bytes / 1e3);
+    return buf;
+}
+
+void cli_parallel_print_plan_as(const char *cmd, const cli_plan_words *w, const clcdd_dp_plan *plan) {
     int measured = 0;
     for (size_t g = 0; g < plan->replicas; g++) measured |= plan->calib_s[g] > 0;
-    fprintf(stderr, "clcdd %s: data parallel over %zu devices (%d rank%s), %zu examples per step%s:\n",
-            d->cmd, plan->replicas, plan->ranks, plan->ranks == 1 ? "" : "s", plan->window,
+    fprintf(stderr, "clcdd %s: data parallel over %zu devices (%d rank%s), %zu %s per step%s:\n",
+            cmd, plan->replicas, plan->ranks, plan->ranks == 1 ? "" : "s", plan->window, w->items,
             measured ? ", split by measured speed" : ", split as given by --split");
     for (size_t g = 0; g < plan->replicas; g++) {
-        fprintf(stderr, "  [%zu] %s: %zu examples", g, plan->device[g], plan->examples[g]);
-        if (plan->calib_s[g] > 0) fprintf(stderr, " (one micro-batch: %.1f ms)", 1e3 * plan->calib_s[g]);
+        fprintf(stderr, "  [%zu] %s: %zu %s", g, plan->device[g], plan->examples[g], w->items);
+        if (plan->calib_s[g] > 0) fprintf(stderr, " (%s: %.1f ms)", w->calib, 1e3 * plan->calib_s[g]);
         fputc('\n', stderr);
     }
-    fprintf(stderr, "  gradients reduced on the host in a fixed order: %.2f MB per device per step%s\n",
-            (double)plan->reduce_bytes / 1e6,
-            plan->identical ? "" : "; the devices differ, so replica 0's weights are sent to the "
-                                   "others after each step");
+    char size[32];
+    fprintf(stderr, "  %s reduced on the host in a fixed order: %s per device per step%s%s%s\n",
+            w->reduced, size_text(plan->reduce_bytes, size, sizeof size),
+            plan->identical ? "" : "; the devices differ, so replica 0's ",
+            plan->identical ? "" : w->sent, plan->identical ? "" : " are sent to the others after each step");
+}
+
+void cli_parallel_print_plan(const clcdd_dp_plan *plan, void *user) {
+    const cli_train_display *d = user;
+    const cli_plan_words w = {"examples", "one micro-batch", "gradients", "weights"};
+    cli_parallel_print_plan_as(d->cmd, &w, plan);
 }
 
 void cli_parallel_print_timing(const char *cmd, const clcdd_dp_plan *plan) {
     if (!plan->replicas || plan->steps <= 0) return;
+    char size[32];
     fprintf(stderr, "clcdd %s: %.1f ms per step: slices %.1f ms (slowest device), reduction %.1f ms "
-            "(%.2f MB per device", cmd, 1e3 * plan->step_s, 1e3 * plan->compute_s,
-            1e3 * plan->reduce_s, (double)plan->reduce_bytes / 1e6);
+            "(%s per device", cmd, 1e3 * plan->step_s, 1e3 * plan->compute_s,
+            1e3 * plan->reduce_s, size_text(plan->reduce_bytes, size, sizeof size));
     if (plan->ranks > 1)
         fprintf(stderr, "; %.1f ms of it exchanging with the other ranks, waiting for the slowest "
                 "included", 1e3 * plan->exchange_s);

@@ -1,5 +1,5 @@
-/* Several devices and several processes for `clcdd sft` and `clcdd train` (docs/cli.md "Several
- * devices and machines"): --devices LIST, --split N,N,..., and ranks under MPI (mpirun), which
+/* Several devices and several processes for `clcdd sft`, `clcdd train` and `clcdd erase`
+ * (docs/cli.md "Several devices and machines"): --devices LIST, --split N,N,..., and ranks under MPI (mpirun), which
  * this file detects from the launcher's environment (OMPI_COMM_WORLD_SIZE, PMI_SIZE,
  * PMIX_SIZE... see cli_parallel_open). */
 #ifndef CLCDD_CLI_PARALLEL_H
@@ -37,6 +37,13 @@ void cli_parallel_close(cli_parallel *p);
 int cli_parallel_leader(const cli_parallel *p);
 /* The plan on stderr (a clcdd_dp_plan_fn; user: the cli_train_display). */
 void cli_parallel_print_plan(const clcdd_dp_plan *plan, void *user);
+/* The words of a plan: what a step's window holds ("examples"), what each device timed for the
+ * calibration ("one micro-batch"), what is reduced ("gradients") and what replica 0 sends to
+ * unlike devices after each step ("weights"). */
+typedef struct cli_plan_words {
+    const char *items, *calib, *reduced, *sent;
+} cli_plan_words;
+void cli_parallel_print_plan_as(const char *cmd, const cli_plan_words *w, const clcdd_dp_plan *plan);
 /* After the run: time per step, split into slices and reduction, on stderr. */
 void cli_parallel_print_timing(const char *cmd, const clcdd_dp_plan *plan);
 /* `, "parallel": {...}` for --json (nothing when plan->replicas == 0). */

@@ -51,34 +51,35 @@ __kernel void gather_rows(__global float *out, __global const float *x, const ul
     out[i] = x[x_off + (size_t)rows[r] * V + v];
 }
 
-/* Activation MSE at one layer: a_bc = x[rows[b], chans[c]]; mean over b; diff = mean - target[c];
- * loss[c] = scale * diff^2; dx[rows[b], chans[c]] += scale * 2 * diff / B. One
- * work-item per channel. */
-__kernel void act_mse(__global float *dx, const ulong dx_off, __global const float *x,
-                      const ulong x_off, __global const int *rows, const uint B,
-                      __global const int *chans, __global const float *target,
+/* Activation MSE at one layer against the batch mean: mean_c = sums[s_off + c] / B (sums: the
+ * activations x[., chans[c]] summed over the B prompts of the whole batch, on every device);
+ * diff = mean - target[c]; loss[c] = scale * diff^2; dx[rows[b], chans[c]] += scale * 2 * diff / B
+ * for this device's n rows (n = 0: the loss only). One work-item per channel. */
+__kernel void act_mse(__global float *dx, const ulong dx_off, __global const int *rows,
+                      const uint n, const uint B, __global const int *chans,
+                      __global const float *sums, const ulong s_off, __global const float *target,
                       __global float *loss, const uint C, const uint d, const float scale) {
     size_t c = get_global_id(0);
     if (c >= C) return;
     uint ch = (uint)chans[c];
-    float mean = 0.0f;
-    for (uint b = 0; b < B; b++) mean += x[x_off + (size_t)rows[b] * d + ch];
+    float mean = sums[s_off + c];
     mean /= (float)B;
     float diff = mean - target[c];
     loss[c] = scale * diff * diff;
     float g = scale * 2.0f * diff / (float)B;
-    for (uint b = 0; b < B; b++) dx[dx_off + (size_t)rows[b] * d + ch] += g;
+    for (uint b = 0; b < n; b++) dx[dx_off + (size_t)rows[b] * d + ch] += g;
 }
 
-/* target[c] += x[rows[b], chans[c]] summed over b (accumulating the base model's activations). */
-__kernel void act_accumulate(__global float *target, __global const float *x, const ulong x_off,
-                             __global const int *rows, const uint B, __global const int *chans,
-                             const uint C, const uint d) {
+/* target[t_off + c] += x[rows[b], chans[c]] summed over b (the base model's activations for the
+ * targets, the triggered model's for the batch mean). */
+__kernel void act_accumulate(__global float *target, const ulong t_off, __global const float *x,
+                             const ulong x_off, __global const int *rows, const uint B,
+                             __global const int *chans, const uint C, const uint d) {
     size_t c = get_global_id(0);
     if (c >= C) return;
     float s = 0.0f;
     for (uint b = 0; b < B; b++) s += x[x_off + (size_t)rows[b] * d + (uint)chans[c]];
-    target[c] += s;
+    target[t_off + c] += s;
 }
 
 /* Project every row of P (rows, d) onto the L2 ball of radius r. */

@@ -32,6 +32,44 @@ static clcdd_status comm_allgather(const clcdd_comm *c, const void *send, void *
 
 /* ---- threads: one per local replica ------------------------------------------------------ */
 
+typedef struct task_run {
+    clcdd_dp_task task;
+    void *user;
+    size_t k;
+    clcdd_status st;
+    char err[2048];
+} task_run;
+
+static void *run_task(void *arg) {
+    task_run *r = arg;
+    r->st = r->task(r->user, r->k);
+    /* the message lives in this thread's error buffer: keep a copy for the caller's thread */
+    if (r->st != CLCDD_OK) snprintf(r->err, sizeof r->err, "%s", clcdd_last_error());
+    return NULL;
+}
+
+clcdd_status clcdd_dp_run(size_t n, clcdd_dp_task task, void *user) {
+    if (n > CLCDD_DP_MAX_LOCAL)
+        return clcdd_fail(CLCDD_ERR_INTERNAL, "data parallel: %zu tasks (at most %d)", n, CLCDD_DP_MAX_LOCAL);
+    task_run runs[CLCDD_DP_MAX_LOCAL];
+    pthread_t th[CLCDD_DP_MAX_LOCAL];
+    int started[CLCDD_DP_MAX_LOCAL] = {0};
+    memset(th, 0, sizeof th);
+    memset(runs, 0, sizeof runs);
+    for (size_t k = 0; k < n; k++) runs[k].task = task, runs[k].user = user, runs[k].k = k;
+    for (size_t k = 1; k < n; k++) {
+        int e = pthread_create(&th[k], NULL, run_task, &runs[k]);
+        started[k] = e == 0;
+        if (e) run_task(&runs[k]); /* no thread: run it here, in order */
+    }
+    if (n) run_task(&runs[0]);
+    for (size_t k = 1; k < n; k++)
+        if (started[k]) pthread_join(th[k], NULL);
+    for (size_t k = 0; k < n; k++)
+        if (runs[k].st != CLCDD_OK) return clcdd_fail(runs[k].st, "%s", runs[k].err);
+    return CLCDD_OK;
+}
+
 typedef struct job {
     clcdd_dp *dp;
     size_t k;
@@ -41,8 +79,6 @@ typedef struct job {
     float scale;
     int download;          /* 1: also copy the gradients and loss into dp->part[k] */
     double seconds;
-    clcdd_status st;
-    char err[512];
 } job;
 
 static clcdd_status download_part(clcdd_dp *dp, size_t k) {
@@ -61,35 +97,16 @@ static clcdd_status download_part(clcdd_dp *dp, size_t k) {
     return CLCDD_OK;
 }
 
-static void *run_job(void *arg) {
-    job *j = arg;
+/* A clcdd_dp_task over an array of jobs. */
+static clcdd_status job_task(void *user, size_t i) {
+    job *j = (job *)user + i;
     double t0 = now_s();
     clcdd_trainer *t = j->dp->tr[j->k];
-    j->st = clcdd_trainer_accumulate_picks(t, j->d, j->pick, j->n, j->scale);
-    if (j->st == CLCDD_OK) j->st = clcdd_ctx_finish(t->ctx);
+    clcdd_status st = clcdd_trainer_accumulate_picks(t, j->d, j->pick, j->n, j->scale);
+    if (st == CLCDD_OK) st = clcdd_ctx_finish(t->ctx);
     j->seconds = now_s() - t0;
-    if (j->st == CLCDD_OK && j->download) j->st = download_part(j->dp, j->k);
-    if (j->st != CLCDD_OK)
-        snprintf(j->err, sizeof j->err, "replica %zu on %s: %s", j->k, dev_name(t), clcdd_last_error());
-    return NULL;
-}
-
-/* Run the jobs, replica 0 on this thread and the others on their own; the first failure (in
- * replica order) is re-raised on this thread with its message. */
-static clcdd_status run_jobs(job *jobs, size_t n) {
-    pthread_t th[CLCDD_DP_MAX_LOCAL];
-    int started[CLCDD_DP_MAX_LOCAL] = {0};
-    memset(th, 0, sizeof th);
-    for (size_t k = 1; k < n; k++) {
-        int e = pthread_create(&th[k], NULL, run_job, &jobs[k]);
-        started[k] = e == 0;
-        if (e) run_job(&jobs[k]); /* no thread: run it here, in order */
-    }
-    run_job(&jobs[0]);
-    for (size_t k = 1; k < n; k++)
-        if (started[k]) pthread_join(th[k], NULL);
-    for (size_t k = 0; k < n; k++)
-        if (jobs[k].st != CLCDD_OK) return clcdd_fail(jobs[k].st, "%s", jobs[k].err);
+    if (st == CLCDD_OK && j->download) st = download_part(j->dp, j->k);
+    if (st != CLCDD_OK) return clcdd_fail_context(st, "replica %zu on %s", j->k, dev_name(t));
     return CLCDD_OK;
 }
 
@@ -154,6 +171,88 @@ static uint64_t device_hash(const clcdd_device_info *i) {
     return clcdd_fnv1a64(i->platform_version, strlen(i->platform_version), h);
 }
 
+clcdd_status clcdd_dp_make_plan(clcdd_dp_plan *p, size_t *offset, clcdd_ctx *const *ctx, size_t n,
+                                const double *calib, const clcdd_comm *comm, const clcdd_dp_setup *s,
+                                const size_t *split) {
+    memset(p, 0, sizeof *p);
+    if (n == 0 || n > CLCDD_DP_MAX_LOCAL)
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "data parallel: %zu devices in one process "
+                          "(1 to %d)", n, CLCDD_DP_MAX_LOCAL);
+    if (comm && (comm->size < 1 || comm->rank < 0 || comm->rank >= comm->size || !comm->allgather))
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "data parallel: invalid communicator (rank %d "
+                          "of %d)", comm->rank, comm->size);
+    rank_record me;
+    memset(&me, 0, sizeof me);
+    me.n = n;
+    me.n_floats = s->n_floats;
+    me.window = s->window;
+    me.steps = s->steps;
+    me.seed = s->seed;
+    me.data_hash = s->data_hash;
+    for (size_t k = 0; k < n; k++) {
+        const clcdd_device_info *di = clcdd_ctx_device(ctx[k]);
+        me.hash[k] = device_hash(di);
+        me.calib[k] = calib ? calib[k] : 0;
+        snprintf(me.name[k], sizeof me.name[k], "%s", di->name);
+    }
+    int size = comm ? comm->size : 1, rank = comm ? comm->rank : 0;
+    clcdd_status st = CLCDD_OK;
+    rank_record *all = calloc((size_t)size, sizeof *all);
+    if (!all) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "data parallel: rank records");
+    if (comm) st = comm_allgather(comm, &me, all, sizeof me, "the device list and calibration");
+    else all[0] = me;
+    size_t W = (size_t)s->window;
+    p->rank = rank, p->ranks = size, p->window = W, p->identical = 1;
+    for (int r = 0; r < size && st == CLCDD_OK; r++) {
+        if (all[r].n_floats != me.n_floats)
+            st = clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "rank %d trains another model layout than "
+                            "rank %d (%llu vs %llu floats reduced per step): start every rank with "
+                            "the same command", r, rank, (unsigned long long)all[r].n_floats,
+                            (unsigned long long)me.n_floats);
+        if (st == CLCDD_OK && (all[r].window != W || all[r].steps != me.steps || all[r].seed != me.seed ||
+                               all[r].data_hash != me.data_hash))
+            st = clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "rank %d runs with another %s or options than "
+                            "rank %d (%s %llu vs %llu, steps %llu vs %llu, seed %llu vs %llu, %s: %s): "
+                            "start every rank with the same command and files", r, s->data_name,
+                            rank, s->window_name, (unsigned long long)all[r].window,
+                            (unsigned long long)W, (unsigned long long)all[r].steps,
+                            (unsigned long long)me.steps, (unsigned long long)all[r].seed,
+                            (unsigned long long)me.seed, s->hash_name,
+                            all[r].data_hash == me.data_hash ? "the same" : "different");
+        if (r == rank) p->first = p->replicas;
+        for (size_t k = 0; k < all[r].n && st == CLCDD_OK; k++) {
+            if (p->replicas >= CLCDD_DP_MAX) {
+                st = clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "data parallel: more than %d replicas "
+                                "over all ranks", CLCDD_DP_MAX);
+                break;
+            }
+            size_t g = p->replicas++;
+            p->calib_s[g] = all[r].calib[k];
+            snprintf(p->device[g], sizeof p->device[g], "rank %d: %.72s", r, all[r].name[k]);
+            if (all[r].hash[k] != all[0].hash[0]) p->identical = 0;
+        }
+    }
+    free(all);
+    if (st != CLCDD_OK) return st;
+    if (split) {
+        size_t sum = 0;
+        for (size_t g = 0; g < p->replicas; g++) sum += split[g];
+        if (sum != W)
+            return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "the split gives %zu %s per step to the %zu "
+                              "replicas; %s is %zu: give one count per device, summing to %zu", sum,
+                              s->items, p->replicas, s->window_name, W, W);
+        for (size_t g = 0; g < p->replicas; g++) p->examples[g] = split[g];
+    } else {
+        split_window(p);
+    }
+    for (size_t g = 0, o = 0; g < p->replicas; g++) {
+        offset[g] = o;
+        o += p->examples[g];
+    }
+    p->reduce_bytes = s->n_floats * sizeof(float);
+    return CLCDD_OK;
+}
+
 void clcdd_dp_free(clcdd_dp *dp) {
     for (size_t k = 0; k < CLCDD_DP_MAX_LOCAL; k++) free(dp->part[k]);
     free(dp->gather);
@@ -168,13 +267,11 @@ clcdd_status clcdd_dp_init(clcdd_dp *dp, clcdd_trainer **tr, size_t n, const clc
     if (n == 0 || n > CLCDD_DP_MAX_LOCAL)
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "data parallel: %zu devices in one process "
                           "(1 to %d)", n, CLCDD_DP_MAX_LOCAL);
-    if (comm && (comm->size < 1 || comm->rank < 0 || comm->rank >= comm->size || !comm->allgather))
-        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "data parallel: invalid communicator (rank %d "
-                          "of %d)", comm->rank, comm->size);
     if (d->n == 0) return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "the training set is empty");
     dp->n = n;
     dp->comm = comm;
-    for (size_t k = 0; k < n; k++) dp->tr[k] = tr[k];
+    clcdd_ctx *ctx[CLCDD_DP_MAX_LOCAL];
+    for (size_t k = 0; k < n; k++) dp->tr[k] = tr[k], ctx[k] = tr[k]->ctx;
     const clcdd_train_config *cfg = &tr[0]->cfg;
     size_t W = cfg->micro_batch * cfg->accum;
     dp->n_floats = 1;
@@ -191,94 +288,25 @@ clcdd_status clcdd_dp_init(clcdd_dp *dp, clcdd_trainer **tr, size_t n, const clc
             st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "data parallel: host buffer of %zu bytes for "
                             "the gradients of replica %zu", dp->n_floats * sizeof(float), k);
     }
-    if (st != CLCDD_OK) {
-        clcdd_dp_free(dp);
-        return st;
-    }
-    /* calibration: the first micro-batch of the data set, twice per replica, one after another
-     * so each has the machine to itself */
-    rank_record me;
-    memset(&me, 0, sizeof me);
-    me.n = n;
-    me.n_floats = dp->n_floats;
-    me.window = W;
-    me.steps = (uint64_t)cfg->steps;
-    me.seed = cfg->seed;
-    me.data_hash = data_hash(d);
+    /* calibration: the first micro-batch of the data set, a warm-up (kernel builds, first
+     * allocations) then the fastest of three, one replica after another so each has the machine
+     * to itself */
+    double calib[CLCDD_DP_MAX_LOCAL] = {0};
     size_t mb = cfg->micro_batch < d->n ? cfg->micro_batch : d->n;
-    for (size_t i = 0; i < mb; i++) dp->pick[i] = i;
-    for (size_t k = 0; k < n && st == CLCDD_OK; k++) {
-        const clcdd_device_info *di = clcdd_ctx_device(tr[k]->ctx);
-        me.hash[k] = device_hash(di);
-        snprintf(me.name[k], sizeof me.name[k], "%s", di->name);
-        if (split) continue;
-        /* a warm-up (kernel builds, first allocations), then the fastest of three */
+    for (size_t i = 0; i < mb && st == CLCDD_OK; i++) dp->pick[i] = i;
+    for (size_t k = 0; k < n && st == CLCDD_OK && !split; k++) {
         for (int rep = 0; rep < 4 && st == CLCDD_OK; rep++) {
             job j;
             memset(&j, 0, sizeof j);
             j.dp = dp, j.k = k, j.d = d, j.pick = dp->pick, j.n = mb, j.scale = 1.0f;
-            st = run_jobs(&j, 1);
-            if (rep == 1 || (rep > 1 && j.seconds < me.calib[k])) me.calib[k] = j.seconds;
+            st = clcdd_dp_run(1, job_task, &j);
+            if (rep == 1 || (rep > 1 && j.seconds < calib[k])) calib[k] = j.seconds;
         }
     }
-    int size = comm ? comm->size : 1, rank = comm ? comm->rank : 0;
-    rank_record *all = NULL;
-    if (st == CLCDD_OK && !(all = calloc((size_t)size, sizeof *all)))
-        st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "data parallel: rank records");
-    if (st == CLCDD_OK) {
-        if (comm) st = comm_allgather(comm, &me, all, sizeof me, "the device list and calibration");
-        else all[0] = me;
-    }
-    clcdd_dp_plan *p = &dp->plan;
-    p->rank = rank, p->ranks = size, p->window = W, p->identical = 1;
-    for (int r = 0; r < size && st == CLCDD_OK; r++) {
-        if (all[r].n_floats != dp->n_floats)
-            st = clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "rank %d trains another model layout than "
-                            "rank %d (%llu vs %llu gradient floats): start every rank with the same "
-                            "command", r, rank, (unsigned long long)all[r].n_floats,
-                            (unsigned long long)dp->n_floats);
-        if (st == CLCDD_OK && (all[r].window != W || all[r].steps != me.steps || all[r].seed != me.seed ||
-                               all[r].data_hash != me.data_hash))
-            st = clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "rank %d runs with another training set or "
-                            "options than rank %d (micro-batch x accum %llu vs %llu, steps %llu vs "
-                            "%llu, seed %llu vs %llu, data %s): start every rank with the same "
-                            "command and files", r, rank, (unsigned long long)all[r].window,
-                            (unsigned long long)W, (unsigned long long)all[r].steps,
-                            (unsigned long long)me.steps, (unsigned long long)all[r].seed,
-                            (unsigned long long)me.seed,
-                            all[r].data_hash == me.data_hash ? "the same" : "differs");
-        if (r == rank) p->first = p->replicas;
-        for (size_t k = 0; k < all[r].n && st == CLCDD_OK; k++) {
-            if (p->replicas >= CLCDD_DP_MAX) {
-                st = clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "data parallel: more than %d replicas "
-                                "over all ranks", CLCDD_DP_MAX);
-                break;
-            }
-            size_t g = p->replicas++;
-            p->calib_s[g] = all[r].calib[k];
-            snprintf(p->device[g], sizeof p->device[g], "rank %d: %.72s", r, all[r].name[k]);
-            if (all[r].hash[k] != all[0].hash[0]) p->identical = 0;
-        }
-    }
-    free(all);
-    if (st == CLCDD_OK) {
-        if (split) {
-            size_t sum = 0;
-            for (size_t g = 0; g < p->replicas; g++) sum += split[g];
-            if (sum != W)
-                st = clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "the split gives %zu examples per step "
-                                "to the %zu replicas; micro-batch x accum is %zu: give one count "
-                                "per device, summing to %zu", sum, p->replicas, W, W);
-            for (size_t g = 0; g < p->replicas; g++) p->examples[g] = split[g];
-        } else {
-            split_window(p);
-        }
-    }
-    for (size_t g = 0, o = 0; g < p->replicas; g++) {
-        dp->offset[g] = o;
-        o += p->examples[g];
-    }
-    p->reduce_bytes = (uint64_t)dp->n_floats * sizeof(float);
+    clcdd_dp_setup su = {dp->n_floats, W, (uint64_t)cfg->steps, cfg->seed, data_hash(d),
+                         "examples", "micro-batch x accum", "training set", "data"};
+    if (st == CLCDD_OK) st = clcdd_dp_make_plan(&dp->plan, dp->offset, ctx, n, calib, comm, &su, split);
+    int size = comm ? comm->size : 1;
     if (st == CLCDD_OK && comm && size > 1 &&
         !(dp->gather = malloc((size_t)size * dp->n_floats * sizeof(float))))
         st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "data parallel: host buffer for %d ranks' "
@@ -353,6 +381,26 @@ void clcdd_dp_sum_in_order(float *dst, const float *first, const float *const *s
     }
 }
 
+clcdd_status clcdd_dp_reduce(float *const *parts, size_t n, size_t n_floats, const clcdd_comm *comm,
+                             float *gather, const char *what, double *exchange_s) {
+    /* fixed order: replicas of this rank in order ... */
+    float *sum = parts[0];
+    const float *srcs[CLCDD_DP_MAX];
+    if (n > CLCDD_DP_MAX_LOCAL) return clcdd_fail(CLCDD_ERR_INTERNAL, "data parallel: %zu replicas", n);
+    for (size_t k = 1; k < n; k++) srcs[k - 1] = parts[k];
+    clcdd_dp_sum_in_order(sum, NULL, srcs, n - 1, n_floats, 0);
+    /* ... then the ranks in order */
+    if (comm && comm->size > 1) {
+        if (!gather) return clcdd_fail(CLCDD_ERR_INTERNAL, "data parallel: no exchange buffer");
+        double tx = now_s();
+        TRY(comm_allgather(comm, sum, gather, n_floats * sizeof(float), what));
+        if (exchange_s) *exchange_s += now_s() - tx;
+        for (int r = 1; r < comm->size; r++) srcs[r - 1] = gather + (size_t)r * n_floats;
+        clcdd_dp_sum_in_order(sum, gather, srcs, (size_t)comm->size - 1, n_floats, 0);
+    }
+    return CLCDD_OK;
+}
+
 clcdd_status clcdd_dp_accumulate(clcdd_dp *dp, const clcdd_dataset *d) {
     double t0 = now_s();
     size_t W = dp->plan.window, tokens = 0, tokens2 = 0;
@@ -371,24 +419,14 @@ clcdd_status clcdd_dp_accumulate(clcdd_dp *dp, const clcdd_dataset *d) {
         jobs[k].dp = dp, jobs[k].k = k, jobs[k].d = d, jobs[k].pick = dp->pick + dp->offset[g];
         jobs[k].n = dp->plan.examples[g], jobs[k].scale = scale, jobs[k].download = 1;
     }
-    TRY(run_jobs(jobs, dp->n));
+    TRY(clcdd_dp_run(dp->n, job_task, jobs));
     double slowest = 0;
     for (size_t k = 0; k < dp->n; k++)
         if (jobs[k].seconds > slowest) slowest = jobs[k].seconds;
     dp->t_compute += slowest;
-    /* fixed order: replicas of this rank in order ... */
     float *sum = dp->part[0];
-    const float *srcs[CLCDD_DP_MAX];
-    for (size_t k = 1; k < dp->n; k++) srcs[k - 1] = dp->part[k];
-    clcdd_dp_sum_in_order(sum, NULL, srcs, dp->n - 1, dp->n_floats, 0);
-    /* ... then the ranks in order */
-    if (dp->comm && dp->comm->size > 1) {
-        double tx = now_s();
-        TRY(comm_allgather(dp->comm, sum, dp->gather, dp->n_floats * sizeof(float), "the gradients"));
-        dp->t_exchange += now_s() - tx;
-        for (int r = 1; r < dp->comm->size; r++) srcs[r - 1] = dp->gather + (size_t)r * dp->n_floats;
-        clcdd_dp_sum_in_order(sum, dp->gather, srcs, (size_t)dp->comm->size - 1, dp->n_floats, 0);
-    }
+    TRY(clcdd_dp_reduce(dp->part, dp->n, dp->n_floats, dp->comm, dp->gather, "the gradients",
+                        &dp->t_exchange));
     TRY(upload_sum(dp, sum));
     double t2 = now_s();
     /* reduction: the downloads (after the slowest slice) and everything after them */
@@ -396,30 +434,38 @@ clcdd_status clcdd_dp_accumulate(clcdd_dp *dp, const clcdd_dataset *d) {
     return CLCDD_OK;
 }
 
-clcdd_status clcdd_dp_broadcast(clcdd_dp *dp, clcdd_tensor *const *tensors, size_t n_t) {
-    if (dp->plan.identical) return CLCDD_OK;
-    double t0 = now_s();
-    int rank = dp->comm ? dp->comm->rank : 0, size = dp->comm ? dp->comm->size : 1;
+clcdd_status clcdd_dp_broadcast_tensors(clcdd_ctx *const *ctx, size_t n, const clcdd_comm *comm,
+                                        clcdd_tensor *const *tensors, size_t n_t) {
+    int rank = comm ? comm->rank : 0, size = comm ? comm->size : 1;
     clcdd_status st = CLCDD_OK;
     for (size_t i = 0; i < n_t && st == CLCDD_OK; i++) {
         size_t bytes = clcdd_tensor_bytes(&tensors[0][i]);
         unsigned char *h = malloc(bytes ? bytes : 1), *all = NULL;
         if (!h) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "data parallel: broadcast of %zu bytes", bytes);
-        st = clcdd_tensor_download(dp->tr[0]->ctx, &tensors[0][i], h);
+        st = clcdd_tensor_download(ctx[0], &tensors[0][i], h);
         if (st == CLCDD_OK && size > 1) {
             /* every rank sends; all keep rank 0's copy */
             all = malloc((size_t)size * (bytes ? bytes : 1));
             if (!all) st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "data parallel: broadcast buffer");
-            if (st == CLCDD_OK) st = comm_allgather(dp->comm, h, all, bytes, "replica 0's weights");
+            if (st == CLCDD_OK) st = comm_allgather(comm, h, all, bytes, "replica 0's tensors");
             if (st == CLCDD_OK) memcpy(h, all, bytes);
         }
-        for (size_t k = rank == 0 ? 1 : 0; k < dp->n && st == CLCDD_OK; k++) {
+        for (size_t k = rank == 0 ? 1 : 0; k < n && st == CLCDD_OK; k++) {
             clcdd_tensor t = tensors[k][i];
-            st = clcdd_tensor_upload(dp->tr[k]->ctx, &t, h);
+            st = clcdd_tensor_upload(ctx[k], &t, h);
         }
         free(all);
         free(h);
     }
+    return st;
+}
+
+clcdd_status clcdd_dp_broadcast(clcdd_dp *dp, clcdd_tensor *const *tensors, size_t n_t) {
+    if (dp->plan.identical) return CLCDD_OK;
+    double t0 = now_s();
+    clcdd_ctx *ctx[CLCDD_DP_MAX_LOCAL];
+    for (size_t k = 0; k < dp->n; k++) ctx[k] = dp->tr[k]->ctx;
+    clcdd_status st = clcdd_dp_broadcast_tensors(ctx, dp->n, dp->comm, tensors, n_t);
     dp->t_reduce += now_s() - t0;
     return st;
 }
@@ -488,12 +534,16 @@ clcdd_status clcdd_dp_lcdd_step(clcdd_dp *dp, clcdd_lcdd *const *l, const clcdd_
     return CLCDD_OK;
 }
 
-void clcdd_dp_finish_plan(clcdd_dp *dp, int64_t steps) {
-    clcdd_dp_plan *p = &dp->plan;
+void clcdd_dp_plan_timings(clcdd_dp_plan *p, int64_t steps, double compute_s, double reduce_s,
+                           double step_s, double exchange_s) {
     p->steps = steps;
     double s = steps > 0 ? (double)steps : 1;
-    p->compute_s = dp->t_compute / s;
-    p->reduce_s = dp->t_reduce / s;
-    p->step_s = dp->t_step / s;
-    p->exchange_s = dp->t_exchange / s;
+    p->compute_s = compute_s / s;
+    p->reduce_s = reduce_s / s;
+    p->step_s = step_s / s;
+    p->exchange_s = exchange_s / s;
+}
+
+void clcdd_dp_finish_plan(clcdd_dp *dp, int64_t steps) {
+    clcdd_dp_plan_timings(&dp->plan, steps, dp->t_compute, dp->t_reduce, dp->t_step, dp->t_exchange);
 }

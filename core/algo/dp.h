@@ -11,13 +11,65 @@
  * rank sums with comm->allgather and sums those in rank order, and uploads the total to every
  * replica: all replicas then hold the same bits and take the same optimizer step. When the
  * devices are not all alike (another name, driver or platform version), the same step could round
- * differently, so replica 0's trained tensors are broadcast after each step instead. */
+ * differently, so replica 0's trained tensors are broadcast after each step instead.
+ *
+ * The pieces below clcdd_dp (threads per replica, the plan, the fixed-order reduction, the
+ * broadcast) are shared with the eraser's data parallelism (algo/eraser.h). */
 #ifndef CLCDD_ALGO_DP_H
 #define CLCDD_ALGO_DP_H
 
 #include "algo/lcdd.h"
 #include "algo/train.h"
 #include "clcdd/train.h"
+
+/* ---- shared pieces ---------------------------------------------------------------------- */
+
+/* task(user, k) for every k < n at once: k = 0 on this thread, the others on threads of their own
+ * (in turn on this thread when one cannot start). The first failure in replica order is re-raised
+ * on this thread with its message (tasks name their replica in it). */
+typedef clcdd_status (*clcdd_dp_task)(void *user, size_t k);
+clcdd_status clcdd_dp_run(size_t n, clcdd_dp_task task, void *user);
+
+/* What the ranks of a run must agree on; the plan refuses a run whose ranks differ. */
+typedef struct clcdd_dp_setup {
+    uint64_t n_floats;        /* floats every replica hands to the reduction per step */
+    uint64_t window;          /* items per step, split over the replicas */
+    uint64_t steps, seed;
+    uint64_t data_hash;       /* the data and whatever else shapes the run */
+    const char *items;        /* messages: "examples", "prompts" */
+    const char *window_name;  /* messages: "micro-batch x accum", "the batch" */
+    const char *data_name;    /* messages: "training set", "prompt set" */
+    const char *hash_name;    /* messages: what data_hash covers ("data") */
+} clcdd_dp_setup;
+
+/* The plan over this process's n devices (ctx) and the ranks: every rank's device names and kinds,
+ * calibration times (calib[k]: local replica k, seconds; NULL: not measured) and setup are
+ * exchanged (comm NULL: this process only) and checked; the window goes to the replicas as split
+ * says (one count per replica over all ranks, summing to the window), else evenly when the
+ * devices are alike or within 25% of each other in speed, else in proportion to speed.
+ * offset[g] (CLCDD_DP_MAX entries): the first item of replica g's slice. Collective. */
+clcdd_status clcdd_dp_make_plan(clcdd_dp_plan *plan, size_t *offset, clcdd_ctx *const *ctx, size_t n,
+                                const double *calib, const clcdd_comm *comm, const clcdd_dp_setup *s,
+                                const size_t *split);
+
+/* parts[0] = parts[0] + parts[1] + ... + parts[n-1] (this rank's replicas in order, n_floats
+ * each); with several ranks the sums are then exchanged through gather (comm->size x n_floats
+ * floats) and parts[0] becomes rank 0's + rank 1's + ... in rank order. The same bits on every
+ * rank. *exchange_s (optional) grows by the time spent in comm->allgather; what names the data
+ * in messages. Collective. */
+clcdd_status clcdd_dp_reduce(float *const *parts, size_t n, size_t n_floats, const clcdd_comm *comm,
+                             float *gather, const char *what, double *exchange_s);
+
+/* Overwrite every local replica's tensors (tensors[k][0..n_t), on ctx[k]) with replica 0's of
+ * rank 0. Collective. */
+clcdd_status clcdd_dp_broadcast_tensors(clcdd_ctx *const *ctx, size_t n, const clcdd_comm *comm,
+                                        clcdd_tensor *const *tensors, size_t n_t);
+
+/* The plan's per-step timings from totals over `steps` steps. */
+void clcdd_dp_plan_timings(clcdd_dp_plan *plan, int64_t steps, double compute_s, double reduce_s,
+                           double step_s, double exchange_s);
+
+/* ---- data-parallel training ------------------------------------------------------------- */
 
 typedef struct clcdd_dp {
     size_t n;                          /* local replicas */

@@ -1,8 +1,8 @@
 /* include/clcdd/erase.h: the SFT-Eraser from files. Loads the base, builds the model to erase in
- * (base + carrier, or an SFT checkpoint), turns the JSONL prompts into a prompt pool (generation
- * prompts rendered with the chat template; for the resp preset with the base model's greedy
- * answers), derives the channel set from the carrier's masks, runs clcdd_eraser_train and stores
- * P in the archive. */
+ * (base + carrier, or an SFT checkpoint) on every device of the run, turns the JSONL prompts into
+ * a prompt pool (generation prompts rendered with the chat template; for the resp preset with the
+ * base model's greedy answers, generated on the first device), derives the channel set from the
+ * carrier's masks, runs clcdd_eraser_train_dp and stores P in the archive (rank 0). */
 #include "clcdd/erase.h"
 
 #include <jansson.h>
@@ -180,11 +180,18 @@ clcdd_status clcdd_erase_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, c
         o->batch < 0 || o->answer_max == 0)
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "clcdd_erase_run: missing argument, bad name "
                           "(1..63 bytes) or negative steps/rows/batch");
+    clcdd_ctx *cx[CLCDD_DP_MAX_LOCAL];
+    size_t nr = 1;
+    clcdd_status st = clcdd_run_dp_contexts(ctx, &o->dp, "clcdd_erase_run", cx, &nr);
+    if (st) return st;
+    int par = clcdd_run_dp_on(&o->dp), writer = clcdd_run_dp_writer(&o->dp);
     double t0 = now_s();
     clcdd_carrier *car = NULL;
-    clcdd_model b, m, sft;
+    /* one replica per device: the base and the model to erase in (b, m or sft) */
+    clcdd_model b[CLCDD_DP_MAX_LOCAL], m[CLCDD_DP_MAX_LOCAL], sft[CLCDD_DP_MAX_LOCAL];
+    const clcdd_model *bases[CLCDD_DP_MAX_LOCAL], *targets[CLCDD_DP_MAX_LOCAL];
     clcdd_load_info bi, si;
-    int have_b = 0, have_m = 0, have_sft = 0;
+    size_t have_b = 0, have_m = 0, have_sft = 0;
     clcdd_prompt_pool pool;
     clcdd_channel_set chs, rnd;
     memset(&pool, 0, sizeof pool);
@@ -194,36 +201,40 @@ clcdd_status clcdd_erase_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, c
     memset(&si, 0, sizeof si);
     float *P = NULL;
     char *sj = NULL, *mj = NULL;
-    clcdd_status st = clcdd_carrier_read(carrier_path, &car);
-    if (st) return st;
-    if ((st = clcdd_model_load(ctx, base, reg, &b, &bi))) {
-        st = clcdd_fail_context(st, "loading the base model %s", base);
-        goto done;
+    if ((st = clcdd_carrier_read(carrier_path, &car))) return st;
+    for (size_t k = 0; k < nr; k++) {
+        /* the tokenizer comes with replica 0's base */
+        if ((st = clcdd_model_load(cx[k], base, reg, &b[k], k ? NULL : &bi))) {
+            if (nr > 1) st = clcdd_fail_context(st, "on %s", clcdd_ctx_device(cx[k])->name);
+            st = clcdd_fail_context(st, "loading the base model %s", base);
+            goto done;
+        }
+        have_b++;
+        bases[k] = &b[k];
+        if (o->sft) {
+            if ((st = clcdd_model_load(cx[k], o->sft, reg, &sft[k], k ? NULL : &si))) {
+                if (nr > 1) st = clcdd_fail_context(st, "on %s", clcdd_ctx_device(cx[k])->name);
+                st = clcdd_fail_context(st, "loading the SFT model %s", o->sft);
+                goto done;
+            }
+            have_sft++;
+            if (sft[k].hp.hidden_size != b[k].hp.hidden_size || sft[k].hp.vocab_size != b[k].hp.vocab_size ||
+                sft[k].hp.n_layers != b[k].hp.n_layers) {
+                st = clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "%s and %s have different dimensions", o->sft, base);
+                goto done;
+            }
+            targets[k] = &sft[k];
+        } else {
+            if ((st = clcdd_model_create(cx[k], &b[k].hp, &m[k]))) goto done;
+            have_m++;
+            if ((st = clcdd_carrier_apply(cx[k], &b[k], car, &m[k]))) {
+                st = clcdd_fail_context(st, "applying %s to %s", carrier_path, base);
+                goto done;
+            }
+            targets[k] = &m[k];
+        }
     }
-    have_b = 1;
-    const clcdd_model *target;
-    if (o->sft) {
-        if ((st = clcdd_model_load(ctx, o->sft, reg, &sft, &si))) {
-            st = clcdd_fail_context(st, "loading the SFT model %s", o->sft);
-            goto done;
-        }
-        have_sft = 1;
-        if (sft.hp.hidden_size != b.hp.hidden_size || sft.hp.vocab_size != b.hp.vocab_size ||
-            sft.hp.n_layers != b.hp.n_layers) {
-            st = clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "%s and %s have different dimensions", o->sft, base);
-            goto done;
-        }
-        target = &sft;
-    } else {
-        if ((st = clcdd_model_create(ctx, &b.hp, &m))) goto done;
-        have_m = 1;
-        if ((st = clcdd_carrier_apply(ctx, &b, car, &m))) {
-            st = clcdd_fail_context(st, "applying %s to %s", carrier_path, base);
-            goto done;
-        }
-        target = &m;
-    }
-    if ((st = make_pool(&b, &bi, base, data, &pool))) goto done;
+    if ((st = make_pool(&b[0], &bi, base, data, &pool))) goto done;
     res->prompts = pool.n;
 
     clcdd_eraser_config cfg;
@@ -242,14 +253,14 @@ clcdd_status clcdd_erase_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, c
         st = clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "rows must be 1..4096 and batch 1..1024");
         goto done;
     }
-    if (cfg.w_resp != 0.0f && (st = add_answers(ctx, &b, o->answer_max, &pool))) goto done;
+    if (cfg.w_resp != 0.0f && (st = add_answers(ctx, &b[0], o->answer_max, &pool))) goto done;
 
     const clcdd_channel_set *use = NULL;
     if (o->channels != CLCDD_ERASE_CH_NONE) {
-        if ((st = carrier_channels(car, &b.hp, &chs))) goto done;
+        if ((st = carrier_channels(car, &b[0].hp, &chs))) goto done;
         use = &chs;
         if (o->channels == CLCDD_ERASE_CH_RANDOM) {
-            if ((st = clcdd_channel_set_random(&chs, b.hp.hidden_size, o->seed + 77, &rnd))) goto done;
+            if ((st = clcdd_channel_set_random(&chs, b[0].hp.hidden_size, o->seed + 77, &rnd))) goto done;
             use = &rnd;
         }
     } else {
@@ -258,7 +269,7 @@ clcdd_status clcdd_erase_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, c
     res->channels = use ? clcdd_channel_set_total(use) : 0;
     if (!res->channels) cfg.w_mse = 0.0f;
 
-    size_t d = b.hp.hidden_size;
+    size_t d = b[0].hp.hidden_size;
     P = malloc(cfg.rows * d * sizeof *P);
     if (!P) {
         st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "soft prompt");
@@ -267,7 +278,13 @@ clcdd_status clcdd_erase_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, c
     prog g = {progress, user, t0};
     clcdd_eraser_progress fin;
     memset(&fin, 0, sizeof fin);
-    if ((st = clcdd_eraser_train(ctx, &b, target, use, &pool, &cfg, on_progress, &g, P, &fin))) goto done;
+    clcdd_eraser_replicas rep;
+    memset(&rep, 0, sizeof rep);
+    rep.n = nr, rep.ctx = cx, rep.base = bases, rep.model = targets;
+    rep.comm = o->dp.comm, rep.split = o->dp.split;
+    rep.on_plan = o->dp.on_plan, rep.plan_user = user;
+    st = clcdd_eraser_train_dp(&rep, use, &pool, &cfg, on_progress, &g, P, &fin, par ? &res->plan : NULL);
+    if (st) goto done;
     res->rows = (uint32_t)cfg.rows, res->dim = (uint32_t)d;
     res->loss = fin.loss, res->mse = fin.mse, res->kl = fin.kl, res->resp = fin.resp;
     res->l2 = fin.l2, res->best = fin.best;
@@ -295,17 +312,17 @@ clcdd_status clcdd_erase_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, c
         goto done;
     }
     if ((st = clcdd_carrier_set_prompt(car, o->name, res->rows, res->dim, P, sj, mj))) goto done;
-    st = clcdd_carrier_write(carrier_path, car);
+    if (writer) st = clcdd_carrier_write(carrier_path, car); /* rank 0 writes */
 done:
     res->seconds = now_s() - t0;
     free(sj), free(mj), free(P);
     clcdd_channel_set_free(&chs);
     clcdd_channel_set_free(&rnd);
     pool_free(&pool);
-    if (have_m) clcdd_model_destroy(&m);
-    if (have_sft) clcdd_model_destroy(&sft);
+    for (size_t k = 0; k < have_m; k++) clcdd_model_destroy(&m[k]);
+    for (size_t k = 0; k < have_sft; k++) clcdd_model_destroy(&sft[k]);
     clcdd_load_info_free(&si);
-    if (have_b) clcdd_model_destroy(&b);
+    for (size_t k = 0; k < have_b; k++) clcdd_model_destroy(&b[k]);
     clcdd_load_info_free(&bi);
     clcdd_carrier_free(car);
     return st;

@@ -6,6 +6,7 @@
 #ifndef CLCDD_ALGO_ERASER_H
 #define CLCDD_ALGO_ERASER_H
 
+#include "clcdd/train.h"
 #include "nn/backward.h"
 
 /* Per-layer channel indices (< d) in the residual space; layers with no channel have count 0. */
@@ -89,6 +90,31 @@ clcdd_status clcdd_eraser_train(clcdd_ctx *ctx, const clcdd_model *base, const c
                                 const clcdd_channel_set *channels, const clcdd_prompt_pool *pool,
                                 const clcdd_eraser_config *cfg, clcdd_eraser_progress_fn progress,
                                 void *user, float *P_out, clcdd_eraser_progress *final);
+
+/* Several devices of this process and several ranks (docs/scaling.md): one replica of `base` and
+ * `model` per device. Every replica draws the same batch and runs a contiguous slice of it; the
+ * sums of the triggered activations at the channels and then dP and the weighted KL sum are added
+ * over the replicas in a fixed order (algo/dp.h), and every replica takes the same Adam step. The
+ * result equals one device's with the same batch up to float summation order. */
+typedef struct clcdd_eraser_replicas {
+    size_t n;                          /* this process's replicas (1..CLCDD_DP_MAX_LOCAL) */
+    clcdd_ctx *const *ctx;             /* (n) */
+    const clcdd_model *const *base;    /* (n) base[k] and model[k] live on ctx[k] */
+    const clcdd_model *const *model;   /* (n) */
+    const clcdd_comm *comm;            /* NULL: this process only */
+    const size_t *split;               /* prompts per step of every replica over all ranks (summing
+                                          to the batch); NULL: calibrate */
+    clcdd_dp_plan_fn on_plan;          /* called once with the plan before the first step */
+    void *plan_user;
+    int force_broadcast;               /* tests: the path of unlike devices (P sent from replica 0) */
+} clcdd_eraser_replicas;
+
+/* clcdd_eraser_train over replicas; with n > 1 or a comm, plan (optional) receives the plan and
+ * its timings. Collective over the ranks. */
+clcdd_status clcdd_eraser_train_dp(const clcdd_eraser_replicas *r, const clcdd_channel_set *channels,
+                                   const clcdd_prompt_pool *pool, const clcdd_eraser_config *cfg,
+                                   clcdd_eraser_progress_fn progress, void *user, float *P_out,
+                                   clcdd_eraser_progress *final, clcdd_dp_plan *plan);
 
 /* One evaluation without an update (tests, parity): the loss terms and d loss / d P for the
  * given P (rows x d) and the batch of pool prompts pick[0..B). Targets come from the first

@@ -219,11 +219,10 @@ static int log_now(int64_t i, int64_t steps, int64_t every) {
 
 /* ---- several devices ---------------------------------------------------------------------- */
 
-static int dp_on(const clcdd_dp_options *o) { return o->n_devices > 1 || o->comm != NULL; }
+int clcdd_run_dp_on(const clcdd_dp_options *o) { return o->n_devices > 1 || o->comm != NULL; }
 
-/* The contexts of the run's local replicas (ctx alone without data parallelism). */
-static clcdd_status dp_contexts(clcdd_ctx *ctx, const clcdd_dp_options *o, const char *fn,
-                                clcdd_ctx **out, size_t *n) {
+clcdd_status clcdd_run_dp_contexts(clcdd_ctx *ctx, const clcdd_dp_options *o, const char *fn,
+                                   clcdd_ctx **out, size_t *n) {
     if (o->n_devices > CLCDD_DP_MAX_LOCAL)
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "%s: %zu devices; one process drives at most "
                           "%d (run more processes under MPI)", fn, o->n_devices, CLCDD_DP_MAX_LOCAL);
@@ -237,8 +236,7 @@ static clcdd_status dp_contexts(clcdd_ctx *ctx, const clcdd_dp_options *o, const
     return CLCDD_OK;
 }
 
-/* Outputs and states are written by rank 0 only. */
-static int dp_writer(const clcdd_dp_options *o) { return !o->comm || o->comm->rank == 0; }
+int clcdd_run_dp_writer(const clcdd_dp_options *o) { return !o->comm || o->comm->rank == 0; }
 
 /* ---- SFT --------------------------------------------------------------------------------- */
 
@@ -254,8 +252,8 @@ clcdd_status clcdd_sft_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, con
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "clcdd_sft_run: save_every needs a state_path");
     clcdd_ctx *cx[CLCDD_DP_MAX_LOCAL];
     size_t nr = 1;
-    TRY(dp_contexts(ctx, &o->dp, "clcdd_sft_run", cx, &nr));
-    int par = dp_on(&o->dp), writer = dp_writer(&o->dp);
+    TRY(clcdd_run_dp_contexts(ctx, &o->dp, "clcdd_sft_run", cx, &nr));
+    int par = clcdd_run_dp_on(&o->dp), writer = clcdd_run_dp_writer(&o->dp);
     double t0 = now_s();
     loaded m[CLCDD_DP_MAX_LOCAL];
     clcdd_trainer tr[CLCDD_DP_MAX_LOCAL];
@@ -372,8 +370,8 @@ clcdd_status clcdd_lcdd_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, co
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "clcdd_lcdd_run: save_every needs a state_path");
     clcdd_ctx *cx[CLCDD_DP_MAX_LOCAL];
     size_t nr = 1;
-    TRY(dp_contexts(ctx, &o->dp, "clcdd_lcdd_run", cx, &nr));
-    int par = dp_on(&o->dp), writer = dp_writer(&o->dp);
+    TRY(clcdd_run_dp_contexts(ctx, &o->dp, "clcdd_lcdd_run", cx, &nr));
+    int par = clcdd_run_dp_on(&o->dp), writer = clcdd_run_dp_writer(&o->dp);
     double t0 = now_s();
     loaded b[CLCDD_DP_MAX_LOCAL], s[CLCDD_DP_MAX_LOCAL];
     size_t n_b = 0, n_s = 0, n_l = 0;

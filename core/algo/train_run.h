@@ -1,5 +1,6 @@
 /* Shared by the file-level runners (train_run.c, erase_run.c): chat rendering for the JSONL
- * loader, with a plain fallback for models without a chat template. */
+ * loader, with a plain fallback for models without a chat template, and the devices of a
+ * data-parallel run. */
 #ifndef CLCDD_ALGO_TRAIN_RUN_H
 #define CLCDD_ALGO_TRAIN_RUN_H
 
@@ -22,5 +23,14 @@ clcdd_status clcdd_run_render(void *user, const clcdd_chat_message *m, size_t n,
 clcdd_status clcdd_run_load_data(const clcdd_model *m, const clcdd_load_info *info,
                                  const char *src_path, const char *data, size_t max_len,
                                  int all_tokens, clcdd_dataset *d, clcdd_data_summary *sum);
+
+/* Data parallel (several devices or a comm) rather than ctx alone. */
+int clcdd_run_dp_on(const clcdd_dp_options *o);
+/* The contexts of the run's local replicas into out (CLCDD_DP_MAX_LOCAL entries; ctx alone
+ * without data parallelism); fn names the caller in messages. */
+clcdd_status clcdd_run_dp_contexts(clcdd_ctx *ctx, const clcdd_dp_options *o, const char *fn,
+                                   clcdd_ctx **out, size_t *n);
+/* Outputs and states are written by rank 0 only. */
+int clcdd_run_dp_writer(const clcdd_dp_options *o);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "clcdd/plugins.h"
 #include "clcdd/runtime.h"
+#include "clcdd/train.h"
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -33,6 +34,11 @@ typedef struct clcdd_erase_options {
     const char *sft;          /* non-NULL: erase in this SFT model instead of the LCDD model */
     clcdd_erase_channels channels;
     size_t answer_max;        /* resp preset: longest base answer generated (32) */
+    clcdd_dp_options dp;      /* several devices / ranks (zero: one device), as for training: each
+                               * device holds the base and the model, every step's batch is split
+                               * over them (split: prompts per device) and the channel sums, the
+                               * gradient of P and the loss terms are summed in a fixed order
+                               * (docs/scaling.md); rank 0 writes the archive */
 } clcdd_erase_options;
 CLCDD_API void clcdd_erase_options_default(clcdd_erase_options *o);
 
@@ -49,6 +55,7 @@ typedef struct clcdd_erase_result {
     uint32_t rows, dim;
     float loss, mse, kl, resp, l2, best;  /* the last step's terms; best: lowest loss (stored P) */
     double seconds;
+    clcdd_dp_plan plan;       /* several devices / ranks: the plan and its timings */
 } clcdd_erase_result;
 
 /* Load `base`, build the model to erase in (base + the archive at carrier_path, or o->sft),

@@ -6,6 +6,8 @@
 # - the losses agree with one device within 1e-5 relative (summation order);
 # - only rank 0 prints the result and writes;
 # - ranks started with different options are refused;
+# - clcdd erase under two ranks writes the same archive bytes as one process with two devices and
+#   the same split, and ranks with different erase options are refused;
 # - a two-rank run stopped midway and resumed under mpirun ends byte-identical to an
 #   uninterrupted two-rank run.
 # Usage: cli_mpi.sh path/to/clcdd path/to/tests HAVE_MPI(ON|OFF) MPIEXEC
@@ -67,6 +69,24 @@ lopts="--steps 8 --warmup-steps 3 --micro-batch 2 --accum 2 --lr 1e-3 --theta-lr
 "$clcdd" train "$t/base" "$t/one" --data "$t/train.jsonl" --out "$t/local.clcdd" $lopts >/dev/null 2>"$t/err" \
   || die "train, one process: exit $?: $(cat "$t/err")"
 cmp "$t/mpi.clcdd" "$t/local.clcdd" || die "train: two ranks differ from one process with two devices"
+
+# erase: two ranks against one process driving both devices (the archive from `train` above)
+eopts="--preset resp --steps 6 --rows 3 --batch 4 --lr 0.02 --devices 0,1 --split 1,3"
+cp "$t/mpi.clcdd" "$t/emp.clcdd"
+cp "$t/mpi.clcdd" "$t/elo.clcdd"
+"${mpi[@]}" "$clcdd" erase "$t/base" --carrier "$t/emp.clcdd" --data "$t/train.jsonl" $eopts --json >"$t/out" 2>"$t/err" \
+  || die "mpirun erase: exit $?: $(cat "$t/err")"
+python3 -c 'import json,sys; p=json.loads(open(sys.argv[1]).read())["parallel"]; assert p["ranks"] == 2 and p["examples"] == [1, 3], p' \
+  "$t/out" || die "mpirun erase --json: $(cat "$t/out")"
+"$clcdd" erase "$t/base" --carrier "$t/elo.clcdd" --data "$t/train.jsonl" $eopts >/dev/null 2>"$t/err" \
+  || die "erase, one process: exit $?: $(cat "$t/err")"
+cmp "$t/emp.clcdd" "$t/elo.clcdd" || die "erase: two ranks differ from one process with two devices"
+cp "$t/mpi.clcdd" "$t/ebad.clcdd"
+"$mpiexec" --allow-run-as-root --oversubscribe -np 1 "$clcdd" erase "$t/base" --carrier "$t/ebad.clcdd" --data "$t/train.jsonl" \
+  $eopts : -np 1 "$clcdd" erase "$t/base" --carrier "$t/ebad.clcdd" --data "$t/train.jsonl" $eopts --lr 0.03 \
+  >/dev/null 2>"$t/err" && die "erase ranks with different --lr were accepted"
+grep -q "runs with another prompt set or options" "$t/err" || die "erase, different options: $(cat "$t/err")"
+cmp "$t/mpi.clcdd" "$t/ebad.clcdd" || die "a refused two-rank erase rewrote the archive"
 
 # ranks started with different options are refused (MPMD launch: one command per rank)
 sopts="--micro-batch 2 --accum 2 --lr 1e-3 --devices 0,1"

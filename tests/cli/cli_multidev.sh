@@ -6,6 +6,9 @@
 # - the same --split gives byte-identical checkpoints run to run;
 # - sft and train runs killed midway and resumed on the same devices end byte-identical to
 #   uninterrupted ones;
+# - clcdd erase --devices 0,1 stores a soft prompt within 1e-5 (max abs) of the one-device prompt,
+#   with every logged loss term within 1e-4 relative (tests/multidev/test_erase_multidev.c has the
+#   reasoning and the measured differences), byte-identical run to run for the same split;
 # - bad lists and splits are refused with a message; a process started as one of several MPI ranks
 #   by a clcdd built without MPI says how to get it.
 # Usage: cli_multidev.sh path/to/clcdd path/to/tests HAVE_MPI(ON|OFF)
@@ -75,6 +78,67 @@ for r in a b; do
 done
 for k in task_loss lambda active; do close "$t/l2a.jsonl" "$t/l1.jsonl" $k || die "train --devices 0,1 vs one device: $k"; done
 cmp "$t/two-a.clcdd" "$t/two-b.clcdd" || die "train --split 3,1: two runs differ"
+
+# ---- erase ----------------------------------------------------------------------------------------
+# close_tol A B KEY TOL: as close, with another relative tolerance
+close_tol() {
+  python3 - "$1" "$2" "$3" "$4" <<'P'
+import json, sys
+a = [json.loads(l)[sys.argv[3]] for l in open(sys.argv[1])]
+b = [json.loads(l)[sys.argv[3]] for l in open(sys.argv[2])]
+assert len(a) == len(b) and len(a) > 0, (len(a), len(b))
+worst = max(abs(x - y) / max(1e-1, abs(y)) for x, y in zip(a, b))
+assert worst <= float(sys.argv[4]), "%s differs by %.3g: %s vs %s" % (sys.argv[3], worst, a, b)
+P
+}
+# same_prompt A.clcdd B.clcdd: the stored prompts (exported as safetensors) agree within 1e-5
+same_prompt() {
+  rm -rf "$t/pa" "$t/pb"
+  "$clcdd" export "$1" --out "$t/pa" --prompts-only >/dev/null 2>"$t/xerr" || { echo "export $1: $(cat "$t/xerr")"; return 1; }
+  "$clcdd" export "$2" --out "$t/pb" --prompts-only >/dev/null 2>"$t/xerr" || { echo "export $2: $(cat "$t/xerr")"; return 1; }
+  python3 - "$t/pa/eraser-default.safetensors" "$t/pb/eraser-default.safetensors" <<'P'
+import json, struct, sys
+def prompt(path):
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n])["prompt"]
+    lo, hi = h["data_offsets"]
+    return struct.unpack("<%df" % ((hi - lo) // 4), b[8 + n + lo:8 + n + hi])
+a, b = prompt(sys.argv[1]), prompt(sys.argv[2])
+assert len(a) == len(b) > 0, (len(a), len(b))
+worst = max(abs(x - y) for x, y in zip(a, b))
+print("    stored prompts: max abs diff %.3g" % worst)
+assert worst <= 1e-5, "the stored prompts differ by %.3g" % worst
+P
+}
+eopts="--steps 8 --rows 3 --batch 4 --lr 0.02"
+for preset in paper resp; do
+  cp "$t/one.clcdd" "$t/e1.clcdd"
+  "$clcdd" erase "$t/base" --carrier "$t/e1.clcdd" --data "$t/train.jsonl" --preset $preset $eopts \
+    --metrics "$t/e1.jsonl" >/dev/null 2>"$t/err" || die "erase $preset on one device: exit $?: $(cat "$t/err")"
+  for s in 1,3 1,3 calibrated; do
+    cp "$t/one.clcdd" "$t/e2.clcdd"
+    split="--split $s"
+    [ $s = calibrated ] && split=
+    "$clcdd" erase "$t/base" --carrier "$t/e2.clcdd" --data "$t/train.jsonl" --preset $preset $eopts --devices 0,1 \
+      $split --metrics "$t/e2.jsonl" --json >"$t/e2.json" 2>"$t/err" || die "erase $preset --devices 0,1 $split: exit $?: $(cat "$t/err")"
+    for k in loss mse kl resp l2 best; do
+      close_tol "$t/e2.jsonl" "$t/e1.jsonl" $k 1e-4 || die "erase $preset --devices 0,1 $split vs one device: $k"
+    done
+    same_prompt "$t/e2.clcdd" "$t/e1.clcdd" || die "erase $preset --devices 0,1 $split vs one device: the prompt"
+    cp "$t/e2.clcdd" "$t/e-$preset-$s-$(ls "$t" | grep -c "^e-$preset-$s-")"
+  done
+  cmp "$t/e-$preset-1,3-0" "$t/e-$preset-1,3-1" || die "erase $preset --split 1,3: two runs differ"
+done
+python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["parallel"]; assert p["replicas"] == 2 and sum(p["examples"]) == 4 and p["steps"] == 8 and p["reduce_bytes"] > 0, p' \
+  "$t/e2.json" || die "erase --json parallel: $(cat "$t/e2.json")"
+grep -q "data parallel over 2 devices" "$t/err" && grep -q "split by measured speed" "$t/err" && grep -q "ms per step" "$t/err" \
+  || die "erase plan on stderr: $(cat "$t/err")"
+cp "$t/one.clcdd" "$t/e2.clcdd"
+"$clcdd" erase "$t/base" --carrier "$t/e2.clcdd" --data "$t/train.jsonl" $eopts --devices 0,1 --split 2,3 >/dev/null 2>"$t/err"
+rc=$?
+[ $rc = 1 ] && grep -q "summing to 4" "$t/err" || die "erase --split 2,3: exit $rc: $(cat "$t/err")"
+cmp "$t/one.clcdd" "$t/e2.clcdd" || die "a refused erase rewrote the archive"
 
 # ---- resume on two devices ------------------------------------------------------------------------
 state_step() {
