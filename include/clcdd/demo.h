@@ -20,7 +20,7 @@ typedef struct clcdd_demo_options {
     size_t eval_n;          /* held-out prompts evaluated (400) */
     int64_t sft_steps;      /* (300) */
     int64_t lcdd_steps;     /* (1000) */
-    size_t eraser_steps;    /* (2000) */
+    size_t eraser_steps;    /* (600) */
     size_t pool_n;          /* eraser prompt pool (2000) */
     /* LCDD settings of the demo world (docs/demo.md) */
     float lcdd_lr;          /* AdamW lr of the weights, constant */
