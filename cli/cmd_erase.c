@@ -237,6 +237,9 @@ int clcdd_cmd_erase(int argc, char **argv) {
     clcdd_erase_result r;
     memset(&r, 0, sizeof r);
     clcdd_status st = clcdd_plugin_registry_create(CLCDD_PLUGINS_DEFAULT, &reg);
+    if (st == CLCDD_OK && lead && o.preset == CLCDD_ERASE_RESP)
+        fprintf(stderr, "clcdd erase: generating the base model's greedy answers to every prompt of %s "
+                        "(the resp preset's targets; minutes on a real model) before step 1\n", data);
     if (st == CLCDD_OK) st = clcdd_erase_run(ctx, reg, base, carrier, data, &o, lead ? progress : NULL, &d, &r);
     if (d.tty) fputc('\n', stderr);
     if (d.metrics) fclose(d.metrics);
