@@ -197,15 +197,21 @@ __kernel void gemm_pack_t(const ulong n, const ulong k, __global const float *B,
     }
 }
 
-/* op(A) = A^T (A stored k x m, e.g. dY in dW = dY^T X) into RM-row panels for APACK=1:
- * P[ti * stride_p + p * RM + r] = A[p * lda + ti * RM + r], zero past m. A^T read directly
- * crosses a page per k step when m is large; the panels are contiguous.
+/* op(A) into RM-row panels for APACK=1: P[ti * stride_p + p * RM + r] = op(A)[ti * RM + r][p],
+ * zero past m. With TA (A stored k x m, e.g. dY in dW = dY^T X) a direct read crosses a page per
+ * k step when m is large; without it (A stored m x k) the tile kernel would keep RM row pointers
+ * live through its inner loop. The panels are contiguous: one pointer, RM broadcasts per k step.
  * Global: (k, ceil(m / RM), 1); stride_p = k * RM. */
 __kernel void gemm_pack_a(const ulong m, const ulong k, __global const float *A, const ulong a_off,
                           const ulong lda, __global float *P, const ulong stride_p) {
     const ulong p = get_global_id(0), ti = get_global_id(1);
     if (p >= k) return;
-    __global const float *src = A + a_off + p * lda + ti * RM;
     __global float *out = P + ti * stride_p + p * RM;
+#if TA
+    __global const float *src = A + a_off + p * lda + ti * RM;
     for (int r = 0; r < RM; r++) out[r] = ti * RM + r < m ? src[r] : 0.0f;
+#else
+    __global const float *src = A + a_off + ti * RM * lda + p;
+    for (int r = 0; r < RM; r++) out[r] = ti * RM + r < m ? src[r * lda] : 0.0f;
+#endif
 }

@@ -1,5 +1,7 @@
 /* GEMM benchmark: every path side by side on the selected device, with OpenBLAS on the host as
  * the yardstick, GFLOP/s = 2 m n k / median time (after a warm-up; clFinish around each run).
+ * own, own-pk and openblas run interleaved, round by round; the ratio columns are medians of the
+ * per-round ratios, with their quartiles for the packed path.
  *
  * Transformer shapes are given as M x K x N: activations (M tokens x K) times W^T with W (N x K),
  * and measured in the three forms of one linear layer:
@@ -51,7 +53,7 @@ typedef struct bufs {
 
 static int reps_for(const problem *p) {
     double f = 2.0 * (double)p->m * (double)p->n * (double)p->k;
-    return f > 2e10 ? 3 : f > 2e9 ? 5 : 9;
+    return f > 2e10 ? 5 : f > 2e9 ? 9 : 15;
 }
 
 enum path { P_OWN, P_OWN_PK, P_CLBLAST, P_REF, P_OPENBLAS, P_COUNT };
@@ -83,17 +85,63 @@ static clcdd_status run_path(clcdd_ctx *ctx, const problem *p, bufs *b, int path
 
 static int use_best = 0, reps_override = 0;
 
+static double flops(const problem *p) { return 2.0 * (double)p->m * (double)p->n * (double)p->k; }
+
+/* One timed run of a path (clFinish around it); < 0 on failure. */
+static double time_once(clcdd_ctx *ctx, const problem *p, bufs *b, int path) {
+    double t0 = now();
+    if (run_path(ctx, p, b, path) || clcdd_ctx_finish(ctx)) return -1;
+    return now() - t0;
+}
+
+/* Slow paths (CLBlast on CPU devices, the reference kernel): a warm-up and a few runs. */
 static double time_path(clcdd_ctx *ctx, const problem *p, bufs *b, int path, int reps) {
     double t[64];
-    if (reps_override) reps = reps_override;
-    if (run_path(ctx, p, b, path) || clcdd_ctx_finish(ctx)) return -1;
-    for (int r = 0; r < reps; r++) {
-        double t0 = now();
-        if (run_path(ctx, p, b, path) || clcdd_ctx_finish(ctx)) return -1;
-        t[r] = now() - t0;
-    }
+    if (time_once(ctx, p, b, path) < 0) return -1;
+    for (int r = 0; r < reps; r++)
+        if ((t[r] = time_once(ctx, p, b, path)) < 0) return -1;
     qsort(t, (size_t)reps, sizeof t[0], cmp_d);
-    return 2.0 * (double)p->m * (double)p->n * (double)p->k / t[use_best ? 0 : reps / 2] * 1e-9;
+    return flops(p) / t[use_best ? 0 : reps / 2] * 1e-9;
+}
+
+/* The fast paths (own, own-pk, openblas) interleaved: each round runs every path once, in an
+ * order that rotates from round to round, so that a change of the machine's speed hits all of
+ * them alike. Per path the median (or fastest) time; per round the ratios own/openblas and
+ * own-pk/openblas, of which the median and quartiles are reported: the ratio of one round's
+ * neighbouring runs survives drift that the ratio of two medians does not. */
+typedef struct ratio_stats {
+    double med, q1, q3;
+} ratio_stats;
+
+static double quantile(double *v, int n, double q) {
+    qsort(v, (size_t)n, sizeof v[0], cmp_d);
+    double pos = q * (n - 1);
+    int i = (int)pos;
+    return i + 1 < n ? v[i] + (pos - i) * (v[i + 1] - v[i]) : v[i];
+}
+
+static int time_interleaved(clcdd_ctx *ctx, const problem *p, bufs *b, const int *paths, int np,
+                            int reps, double *gf, ratio_stats *ratios) {
+    double t[3][64], r[2][64];
+    for (int j = 0; j < np; j++)
+        if (time_once(ctx, p, b, paths[j]) < 0) return -1; /* warm-up */
+    for (int round = 0; round < reps; round++)
+        for (int j = 0; j < np; j++) {
+            int q = (j + round) % np;
+            if ((t[q][round] = time_once(ctx, p, b, paths[q])) < 0) return -1;
+        }
+    /* paths[np - 1] is the yardstick */
+    for (int j = 0; j + 1 < np; j++) {
+        for (int round = 0; round < reps; round++) r[j][round] = t[np - 1][round] / t[j][round];
+        ratios[j].q1 = quantile(r[j], reps, 0.25);
+        ratios[j].med = quantile(r[j], reps, 0.5);
+        ratios[j].q3 = quantile(r[j], reps, 0.75);
+    }
+    for (int j = 0; j < np; j++) {
+        qsort(t[j], (size_t)reps, sizeof t[j][0], cmp_d);
+        gf[j] = flops(p) / t[j][use_best ? 0 : reps / 2] * 1e-9;
+    }
+    return 0;
 }
 
 static cl_mem make_buf(clcdd_ctx *ctx, float *host, size_t count) {
@@ -176,8 +224,8 @@ int main(int argc, char **argv) {
         probs[np] = (problem){labels[np], 1, 0, N, K, M};
         np++;
     }
-    printf("%-26s %9s %9s %9s %9s %9s %9s %8s %8s\n", "problem (m n k)", "own", "own-pk",
-           "pack-ms", "clblast", "ref", "openblas", "own/obl", "pk/obl");
+    printf("%-26s %9s %9s %9s %9s %9s %9s %8s %8s  %s\n", "problem (m n k)", "own", "own-pk",
+           "pack-ms", "clblast", "ref", "openblas", "own/obl", "pk/obl", "pk/obl q1-q3");
     for (size_t i = 0; i < np; i++) {
         problem *p = &probs[i];
         if (quick && p->m * p->n * p->k > (size_t)1 << 30) continue;
@@ -217,13 +265,20 @@ int main(int argc, char **argv) {
             pack_ms = (now() - t0) * 1e3;
         }
         double gf[P_COUNT];
-        int reps = reps_for(p);
-        for (int path = 0; path < P_COUNT; path++) {
-            gf[path] = -1;
+        for (int path = 0; path < P_COUNT; path++) gf[path] = -1;
+        int reps = reps_override ? reps_override : reps_for(p);
+        const int fast[3] = {P_OWN, P_OWN_PK, P_OPENBLAS};
+        double fgf[3];
+        ratio_stats rs[2] = {{-1, -1, -1}, {-1, -1, -1}};
+        if (time_interleaved(ctx, p, &b, fast, 3, reps, fgf, rs) == 0)
+            for (int j = 0; j < 3; j++) gf[fast[j]] = fgf[j];
+        else
+            fprintf(stderr, "%s: %s\n", p->label, clcdd_last_error());
+        for (int path = P_CLBLAST; path <= P_REF; path++) {
             if (path == P_REF && p->m * p->n * p->k > (size_t)1 << 27) continue;
             if (path == P_CLBLAST && !clblast_ok) continue;
-            if (own_only && (path == P_CLBLAST || path == P_REF)) continue;
-            gf[path] = time_path(ctx, p, &b, path, path == P_REF || path == P_CLBLAST ? 3 : reps);
+            if (own_only) continue;
+            gf[path] = time_path(ctx, p, &b, path, 3);
             if (gf[path] < 0) fprintf(stderr, "%s %s: %s\n", p->label, path_names[path],
                                       clcdd_last_error());
         }
@@ -231,9 +286,10 @@ int main(int argc, char **argv) {
         for (int path = 0; path < P_COUNT; path++)
             if (gf[path] < 0) snprintf(cell[path], 16, "-");
             else snprintf(cell[path], 16, "%.1f", gf[path]);
-        printf("%-26s %9s %9s %9.2f %9s %9s %9s %7.0f%% %7.0f%%\n", p->label, cell[P_OWN],
-               cell[P_OWN_PK], pack_ms, cell[P_CLBLAST], cell[P_REF], cell[P_OPENBLAS],
-               100.0 * gf[P_OWN] / gf[P_OPENBLAS], 100.0 * gf[P_OWN_PK] / gf[P_OPENBLAS]);
+        printf("%-26s %9s %9s %9.2f %9s %9s %9s %7.0f%% %7.0f%%  %3.0f-%3.0f%%\n", p->label,
+               cell[P_OWN], cell[P_OWN_PK], pack_ms, cell[P_CLBLAST], cell[P_REF],
+               cell[P_OPENBLAS], 100.0 * rs[0].med, 100.0 * rs[1].med, 100.0 * rs[1].q1,
+               100.0 * rs[1].q3);
         fflush(stdout);
         clcdd_packed_weight_destroy(&b.pw);
         if (b.packed) clReleaseMemObject(b.packed);

@@ -198,9 +198,10 @@ Test(gemm_own, packed_weights_forward_and_backward) {
         }
 }
 
-/* Long k (split into chunks accumulated through C) and transposed A with many rows (packed into
- * row panels), each with direct and packed B. */
-Test(gemm_own, long_k_and_tall_transposed_a) {
+/* Long k (split into chunks accumulated through C) and op(A) with many rows (packed into row
+ * panels from 64 rows on: both A and A^T, ragged m, with and without k chunks), each with direct
+ * and packed B. */
+Test(gemm_own, long_k_and_tall_a) {
     clcdd_gemm_params d = clcdd_gemm_default_params(&ctx->dev);
     const problem ps[] = {
         {.ta = 0, .tb = 0, .m = 5, .n = 64, .k = 2500, .batch = 1, .off = 3, .pad = 1,
@@ -211,6 +212,12 @@ Test(gemm_own, long_k_and_tall_transposed_a) {
          .alpha = -1.0f, .beta = 0.0f},
         {.ta = 1, .tb = 1, .m = 2053, .n = 17, .k = 2101, .batch = 1, .off = 1, .pad = 0,
          .alpha = 1.0f, .beta = 0.25f},
+        {.ta = 0, .tb = 1, .m = 70, .n = 33, .k = 2500, .batch = 1, .off = 4, .pad = 2,
+         .alpha = 0.5f, .beta = -1.0f},
+        {.ta = 0, .tb = 0, .m = 64, .n = 64, .k = 9, .batch = 1, .off = 0, .pad = 0,
+         .alpha = 1.0f, .beta = 0.0f},
+        {.ta = 0, .tb = 0, .m = 63, .n = 48, .k = 5, .batch = 1, .off = 1, .pad = 1,
+         .alpha = 1.0f, .beta = 0.0f},
     };
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
         check(&ps[i], VIA_OWN_WITH, &d, 0);
