@@ -1,7 +1,7 @@
 /* clcdd tune: measure GEMM backends and own-kernel parameters on one device and store the
  * winners as that device's tuning record (loaded automatically by later runs).
  *
- *   clcdd tune [--device SEL] [--budget SECONDS] [--shapes LIST] [--json]
+ *   clcdd tune [--device SEL] [--budget SECONDS] [--shapes LIST] [--clblast-json FILE]... [--json]
  *
  * LIST is comma-separated TRANSPOSES:MxNxK items, TRANSPOSES one of nn, nt, tn, tt (op(A) is
  * m x k, op(B) k x n, as in clcdd_gemm). Default: the three products (forward x W^T, backward
@@ -26,7 +26,8 @@ static const char *default_shapes =
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: clcdd tune [--device SEL] [--budget SECONDS] [--shapes LIST] [--json]\n"
+            "usage: clcdd tune [--device SEL] [--budget SECONDS] [--shapes LIST]\n"
+            "                  [--clblast-json FILE]... [--json]\n"
             "  Measures CLBlast and clcdd's own GEMM kernels on the device, checks each against\n"
             "  the reference kernel, and stores the fastest per shape as the device's tuning\n"
             "  record in the kernel cache directory.\n"
@@ -34,7 +35,16 @@ static void usage(FILE *f) {
             "  --budget SECONDS  time to spend in all (default 60)\n"
             "  --shapes LIST     comma-separated TT:MxNxK, TT one of nn nt tn tt (default: the\n"
             "                    forward and backward products of a small LLaMA layer, 512 tokens)\n"
-            "  --json            print the results as JSON on stdout\n");
+            "  --clblast-json FILE\n"
+            "                    a result of one of CLBlast's tuner programs (clblast-utils:\n"
+            "                    clblast_tuner_xgemm, clblast_tuner_xgemm_direct, ... writes\n"
+            "                    clblast_xgemm_1_32.json etc.; precision 32); repeatable. These\n"
+            "                    parameters are tried as one set against CLBlast's current ones;\n"
+            "                    on GPUs the direct/indirect threshold is tried too. The faster\n"
+            "                    set, if it passes the reference check, is kept in the record\n"
+            "                    and installed by every later run on the device\n"
+            "  --json            print the results as JSON on stdout\n"
+            "  Exit status: 0 done, 1 the device, a measurement or a tuner file failed, 2 bad usage.\n");
 }
 
 static int parse_shapes(const char *text, clcdd_gemm_shape **out, size_t *count) {
@@ -101,6 +111,12 @@ int clcdd_cmd_tune(int argc, char **argv) {
     const char *device = NULL, *shapes_text = default_shapes;
     double budget = 60;
     int json = 0;
+    const char **cjson = calloc((size_t)argc, sizeof *cjson);
+    size_t n_cjson = 0;
+    if (!cjson) {
+        fprintf(stderr, "clcdd tune: out of memory\n");
+        return 1;
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -108,6 +124,8 @@ int clcdd_cmd_tune(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--json")) {
             json = 1;
+        } else if (!strcmp(a, "--clblast-json") && i + 1 < argc) {
+            cjson[n_cjson++] = argv[++i];
         } else if ((!strcmp(a, "--device") || !strcmp(a, "--budget") || !strcmp(a, "--shapes")) &&
                    i + 1 < argc) {
             const char *v = argv[++i];
@@ -119,18 +137,23 @@ int clcdd_cmd_tune(int argc, char **argv) {
                 budget = strtod(v, &end);
                 if (errno || end == v || *end || !(budget > 0)) {
                     fprintf(stderr, "clcdd tune: --budget needs a positive number of seconds\n");
+                    free(cjson);
                     return 2;
                 }
             }
         } else {
             fprintf(stderr, "clcdd tune: unknown or incomplete option '%s'\n", a);
             usage(stderr);
+            free(cjson);
             return 2;
         }
     }
     clcdd_gemm_shape *shapes = NULL;
     size_t count = 0;
-    if (parse_shapes(shapes_text, &shapes, &count)) return 2;
+    if (parse_shapes(shapes_text, &shapes, &count)) {
+        free(cjson);
+        return 2;
+    }
     clcdd_gemm_tune_result *res = calloc(count, sizeof *res);
     clcdd_ctx_options o = {.device = device};
     clcdd_ctx *ctx = NULL;
@@ -138,6 +161,7 @@ int clcdd_cmd_tune(int argc, char **argv) {
         fprintf(stderr, "clcdd tune: %s\n", res ? clcdd_last_error() : "out of memory");
         free(shapes);
         free(res);
+        free(cjson);
         return 1;
     }
     const clcdd_device_info *dev = clcdd_ctx_device(ctx);
@@ -145,8 +169,8 @@ int clcdd_cmd_tune(int argc, char **argv) {
     if (tty)
         fprintf(stderr, "tuning GEMM on %s (driver %s), budget %.0f s\n", dev->name,
                 dev->driver_version, budget);
-    clcdd_status st = clcdd_gemm_tune(ctx, shapes, count, budget, tty ? progress_line : NULL,
-                                      NULL, res);
+    clcdd_status st = clcdd_gemm_tune_with_clblast(ctx, shapes, count, budget, cjson, n_cjson,
+                                                   tty ? progress_line : NULL, NULL, res);
     char path[1200];
     clcdd_gemm_tune_record_path(ctx, path, sizeof path);
     int rc = 0;
@@ -160,6 +184,8 @@ int clcdd_cmd_tune(int argc, char **argv) {
         json_string(dev->driver_version);
         printf(",\"record\":");
         json_string(path);
+        printf(",\"clblast_set\":");
+        json_string(count ? res[0].clblast_set : "");
         printf(",\"shapes\":[");
         for (size_t i = 0; i < count; i++) {
             const clcdd_gemm_tune_result *r = &res[i];
@@ -184,10 +210,12 @@ int clcdd_cmd_tune(int argc, char **argv) {
                    r->shape.tb ? 'T' : 'N', dims, backend_name(r->backend), r->params, r->gflops,
                    r->clblast_gflops, r->default_gflops);
         }
+        if (count && res[0].clblast_set[0]) printf("clblast parameters: %s\n", res[0].clblast_set);
         printf("record: %s\n", path);
     }
     clcdd_ctx_destroy(ctx);
     free(shapes);
     free(res);
+    free(cjson);
     return rc;
 }

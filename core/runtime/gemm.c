@@ -201,6 +201,8 @@ clcdd_status clcdd_gemm_check_backend(clcdd_ctx *ctx, clcdd_gemm_backend backend
 clcdd_status clcdd_gemm_self_check(clcdd_ctx *ctx, int *clblast_ok) {
     clcdd_gemm_state *g = NULL;
     TRY(state(ctx, &g));
+    /* A tuning record's CLBlast parameters are installed first, so they are what gets checked. */
+    clcdd_gemm_record_ensure(ctx);
     double worst = 0;
     clcdd_status st = clcdd_gemm_check_backend(ctx, CLCDD_GEMM_CLBLAST, &worst);
     g->checked = 1;

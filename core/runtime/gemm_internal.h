@@ -42,9 +42,25 @@ typedef struct clcdd_gemm_tune_entry {
 
 #define CLCDD_GEMM_TUNE_MAX 64
 
+/* CLBlast tuning parameters for one of its kernels ("Xgemm", "XgemmDirect", "GemmRoutine", ...),
+ * as CLBlastOverrideParameters takes them; a set holds one entry per kernel. */
+#define CLCDD_CLBLAST_MAX_PARAMS 24
+#define CLCDD_CLBLAST_MAX_KERNELS 8
+typedef struct clcdd_clblast_params {
+    char kernel[32];
+    size_t count;
+    char names[CLCDD_CLBLAST_MAX_PARAMS][24];
+    size_t values[CLCDD_CLBLAST_MAX_PARAMS];
+} clcdd_clblast_params;
+typedef struct clcdd_clblast_set {
+    size_t count; /* 0: CLBlast's built-in parameters */
+    clcdd_clblast_params k[CLCDD_CLBLAST_MAX_KERNELS];
+} clcdd_clblast_set;
+
 typedef struct clcdd_gemm_tune_record {
     size_t count;
     clcdd_gemm_tune_entry e[CLCDD_GEMM_TUNE_MAX];
+    clcdd_clblast_set clblast; /* applied to CLBlast on the device when the record loads */
 } clcdd_gemm_tune_record;
 
 /* gemm_own.c's private state (clcdd_gemm_state.own). */
@@ -68,6 +84,17 @@ clcdd_status clcdd_gemm_state_get(clcdd_ctx *ctx, clcdd_gemm_state **out);
 void clcdd_gemm_record_path(const clcdd_ctx *ctx, char *out, size_t cap);
 clcdd_status clcdd_gemm_record_save(clcdd_ctx *ctx, const clcdd_gemm_tune_record *rec);
 clcdd_status clcdd_gemm_own_state_get(clcdd_ctx *ctx, clcdd_gemm_own_state **out);
+/* Loads this device's tuning record (once per context) and applies its CLBlast parameters. */
+void clcdd_gemm_record_ensure(clcdd_ctx *ctx);
+/* Overrides CLBlast's single-precision parameters on this context's device with every kernel of
+ * the set (CLBlastOverrideParameters: process-wide for the device; CLBlast recompiles on next use).
+ * There is no way back to the built-in parameters within the process. */
+clcdd_status clcdd_gemm_clblast_apply(clcdd_ctx *ctx, const clcdd_clblast_set *set);
+/* Reads the JSON file one of CLBlast's tuner programs writes (clblast_xgemm_*_32.json, ...): its
+ * best kernel and parameters (precision 32 only) go into *out. */
+clcdd_status clcdd_gemm_clblast_read_tuner_json(const char *path, clcdd_clblast_params *out);
+/* Adds (or replaces, by kernel name) one kernel's parameters in a set. */
+clcdd_status clcdd_clblast_set_put(clcdd_clblast_set *set, const clcdd_clblast_params *p);
 
 /* Own-kernel entry with explicit parameters. pack: 0 = pack op(B) into panels only when needed
  * (B transposed, or n not a multiple of the tile width), 1 = always pack. */

@@ -6,7 +6,11 @@
  *   device <name>
  *   driver <version>
  *   entry <ta> <tb> <m> <n> <k> <clblast|own> <vw> <rm> <nv> <rows_first> <gflops>  (repeated)
+ *   clblast <kernel> <NAME>=<value> ...   (0 or more: CLBlast parameters, version 2)
  *   check <16 hex digits: FNV-1a of everything above>
+ * The clblast lines are applied with CLBlastOverrideParameters when the record loads, before
+ * CLBlast's first use (and so before its self-check) on the device. Version 1 records (no clblast
+ * lines) are still read.
  * Written atomically; a record that fails to parse, has another version or a bad checksum is
  * ignored with a warning (re-run `clcdd tune`). Without a record: own kernels on CPU devices,
  * CLBlast elsewhere if it passed the self-check. */
@@ -21,7 +25,7 @@
 #include "runtime/gemm_internal.h"
 
 #define RECORD_MAGIC "clcdd-gemm-tune"
-#define RECORD_VERSION 1
+#define RECORD_VERSION 2
 
 void clcdd_gemm_record_path(const clcdd_ctx *ctx, char *out, size_t cap) {
     uint64_t h = CLCDD_FNV_SEED;
@@ -53,7 +57,7 @@ static int parse_record(const clcdd_ctx *ctx, char *text, size_t len, clcdd_gemm
         if (line_no == 0) {
             int v = 0;
             if (sscanf(line, RECORD_MAGIC " %d", &v) != 1) return *why = "not a tuning record", 1;
-            if (v != RECORD_VERSION) return *why = "other record version", 1;
+            if (v != 1 && v != RECORD_VERSION) return *why = "other record version", 1;
         } else if (strncmp(line, "device ", 7) == 0) {
             if (strcmp(line + 7, ctx->dev.name) != 0) return *why = "made for another device", 1;
         } else if (strncmp(line, "driver ", 7) == 0) {
@@ -73,6 +77,27 @@ static int parse_record(const clcdd_ctx *ctx, char *text, size_t len, clcdd_gemm
             else if (strcmp(be, "own") == 0 && valid_params(&e->params)) e->backend = CLCDD_GEMM_OWN;
             else return *why = "malformed entry", 1;
             rec->count++;
+        } else if (strncmp(line, "clblast ", 8) == 0) {
+            clcdd_clblast_params p;
+            memset(&p, 0, sizeof p);
+            char *save = NULL, *tok = strtok_r(line + 8, " ", &save);
+            if (!tok || strlen(tok) >= sizeof p.kernel) return *why = "malformed clblast line", 1;
+            strcpy(p.kernel, tok);
+            while ((tok = strtok_r(NULL, " ", &save))) {
+                char *eq = strchr(tok, '='), *end = NULL;
+                if (!eq || eq == tok || (size_t)(eq - tok) >= sizeof p.names[0] ||
+                    p.count == CLCDD_CLBLAST_MAX_PARAMS)
+                    return *why = "malformed clblast line", 1;
+                unsigned long long v = strtoull(eq + 1, &end, 10);
+                if (end == eq + 1 || *end) return *why = "malformed clblast line", 1;
+                memcpy(p.names[p.count], tok, (size_t)(eq - tok));
+                p.names[p.count][eq - tok] = 0;
+                p.values[p.count++] = (size_t)v;
+            }
+            if (!p.count || clcdd_clblast_set_put(&rec->clblast, &p) != CLCDD_OK) {
+                clcdd_clear_error();
+                return *why = "malformed clblast line", 1;
+            }
         } else {
             return *why = "unknown line", 1;
         }
@@ -84,7 +109,8 @@ clcdd_status clcdd_gemm_record_save(clcdd_ctx *ctx, const clcdd_gemm_tune_record
     if (!ctx->cache_dir[0])
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT,
                           "the kernel cache is off, so there is nowhere to keep a tuning record");
-    size_t cap = 512 + rec->count * 160, len = 0;
+    size_t cap = 512 + rec->count * 160 + rec->clblast.count * 64 * (CLCDD_CLBLAST_MAX_PARAMS + 1),
+           len = 0;
     char *buf = malloc(cap);
     if (!buf) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "tuning record");
     len += (size_t)snprintf(buf + len, cap - len, RECORD_MAGIC " %d\ndevice %s\ndriver %s\n",
@@ -96,6 +122,13 @@ clcdd_status clcdd_gemm_record_save(clcdd_ctx *ctx, const clcdd_gemm_tune_record
                                 e->ta, e->tb, e->m, e->n, e->k,
                                 e->backend == CLCDD_GEMM_CLBLAST ? "clblast" : "own", e->params.vw,
                                 e->params.rm, e->params.nv, e->params.rows_first, e->gflops);
+    }
+    for (size_t i = 0; i < rec->clblast.count && len < cap; i++) {
+        const clcdd_clblast_params *p = &rec->clblast.k[i];
+        len += (size_t)snprintf(buf + len, cap - len, "clblast %s", p->kernel);
+        for (size_t j = 0; j < p->count && len < cap; j++)
+            len += (size_t)snprintf(buf + len, cap - len, " %s=%zu", p->names[j], p->values[j]);
+        if (len < cap) len += (size_t)snprintf(buf + len, cap - len, "\n");
     }
     if (len + 32 >= cap) {
         free(buf);
@@ -134,13 +167,28 @@ static void load_record(clcdd_ctx *ctx, clcdd_gemm_own_state *o) {
     clcdd_gemm_tune_record *rec = malloc(sizeof *rec);
     if (rec && parse_record(ctx, text, len, rec, &why) == 0) {
         o->rec = *rec;
-        clcdd_log(CLCDD_LOG_DEBUG, "GEMM tuning record %s: %zu entries", path, rec->count);
+        clcdd_log(CLCDD_LOG_DEBUG, "GEMM tuning record %s: %zu entries, %zu CLBlast kernels tuned",
+                  path, rec->count, rec->clblast.count);
+        if (rec->clblast.count && clcdd_gemm_clblast_apply(ctx, &rec->clblast) != CLCDD_OK) {
+            clcdd_log(CLCDD_LOG_WARN, "GEMM tuning record %s: %s; CLBlast keeps its built-in "
+                      "parameters (run `clcdd tune` again)", path, clcdd_last_error());
+            clcdd_clear_error();
+        }
     } else if (rec) {
         clcdd_log(CLCDD_LOG_WARN, "ignoring GEMM tuning record %s (%s); run `clcdd tune` again",
                   path, why);
     }
     free(rec);
     free(text);
+}
+
+void clcdd_gemm_record_ensure(clcdd_ctx *ctx) {
+    clcdd_gemm_own_state *o = NULL;
+    if (clcdd_gemm_own_state_get(ctx, &o) != CLCDD_OK) {
+        clcdd_clear_error();
+        return;
+    }
+    if (!o->record_loaded) load_record(ctx, o);
 }
 
 /* The record entry nearest to this problem, or NULL. */

@@ -1,6 +1,8 @@
 /* `clcdd tune`: measure GEMM candidates per shape and keep the winners as the device's record.
  *
- * Candidates: CLBlast with its built-in parameters (if it passed the self-check), then the own
+ * Candidates: CLBlast (if it passed the self-check) with the parameter sets of
+ * clcdd_gemm_tune_with_clblast (measured first, as a whole, since CLBlast's parameters are per
+ * device), then the own
  * kernel with default parameters, then the rest of a register-tile grid (tiles that fit the
  * device's vector registers on CPUs) until the time budget is spent. Before a candidate may win
  * it must agree with the reference kernel on two odd-sized problems of the same transpose pair
@@ -151,9 +153,118 @@ static void upsert(clcdd_gemm_tune_record *rec, const clcdd_gemm_tune_entry *e) 
     if (rec->count < CLCDD_GEMM_TUNE_MAX) rec->e[rec->count++] = *e;
 }
 
+/* Describes a set for the results ("built-in", "tuned: Xgemm, GemmRoutine"). */
+static void describe_set(const clcdd_clblast_set *set, char *out, size_t cap) {
+    if (!set->count) {
+        snprintf(out, cap, "built-in");
+        return;
+    }
+    size_t len = (size_t)snprintf(out, cap, "tuned:");
+    for (size_t i = 0; i < set->count && len < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s %s", i ? "," : "", set->k[i].kernel);
+}
+
+#define MAX_SETS 4
+
+/* The CLBlast phase: measures every candidate parameter set on every shape (the set in force
+ * first, since CLBlast cannot go back to it), rejects sets that disagree with the reference, and
+ * returns the best set's per-shape GFLOP/s in gf (-1 when none ran). */
+static clcdd_status tune_clblast(clcdd_ctx *ctx, const clcdd_gemm_shape *shapes, size_t count,
+                                 const char *const *json, size_t n_json,
+                                 clcdd_gemm_tune_progress_fn progress, void *user,
+                                 clcdd_gemm_tune_record *rec, double *gf, char *label,
+                                 size_t label_cap) {
+    clcdd_gemm_state *g = NULL;
+    TRY(clcdd_gemm_state_get(ctx, &g));
+    clcdd_clblast_set *sets = calloc(MAX_SETS, sizeof *sets);
+    double *meas = malloc(MAX_SETS * count * sizeof *meas);
+    if (!sets || !meas) {
+        free(sets);
+        free(meas);
+        return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "gemm tune: CLBlast candidates");
+    }
+    clcdd_status st = CLCDD_OK;
+    size_t ns = 0;
+    sets[ns++] = rec->clblast; /* what is installed now */
+    clcdd_clblast_set tuned = rec->clblast;
+    for (size_t i = 0; i < n_json && !st; i++) {
+        clcdd_clblast_params p;
+        if (!(st = clcdd_gemm_clblast_read_tuner_json(json[i], &p)))
+            st = clcdd_clblast_set_put(&tuned, &p);
+    }
+    if (!st && n_json) sets[ns++] = tuned;
+    if (!st && !ctx->dev.is_cpu) {
+        /* CLBlast takes the direct kernel when m n k < XGEMM_MIN_INDIRECT_SIZE^3. */
+        const size_t thresholds[2] = {0, 8192};
+        for (int t = 0; t < 2; t++) {
+            clcdd_clblast_params r = {.kernel = "GemmRoutine", .count = 1,
+                                      .names = {"XGEMM_MIN_INDIRECT_SIZE"},
+                                      .values = {thresholds[t]}};
+            sets[ns] = tuned;
+            if (!(st = clcdd_clblast_set_put(&sets[ns], &r))) ns++;
+        }
+    }
+    g->forced = CLCDD_GEMM_CLBLAST;
+    size_t best = 0;
+    double best_t = -1;
+    for (size_t si = 0; si < ns && !st; si++) {
+        char name[64];
+        describe_set(&sets[si], name, sizeof name);
+        if (si > 0 && (st = clcdd_gemm_clblast_apply(ctx, &sets[si]))) break;
+        int ok = 1;
+        for (size_t i = 0; i < count && ok; i++) {
+            int seen = 0;
+            for (size_t j = 0; j < i; j++)
+                seen |= shapes[j].ta == shapes[i].ta && shapes[j].tb == shapes[i].tb;
+            if (!seen && !passes(ctx, CLCDD_GEMM_CLBLAST, &shapes[i], 16)) ok = 0;
+        }
+        if (!ok) {
+            say(progress, user, "clblast %s%s: disagrees with the reference, rejected", name,
+                si == 0 ? " (in force)" : "");
+            for (size_t i = 0; i < count; i++) meas[si * count + i] = -1;
+            continue;
+        }
+        double total = 0;
+        for (size_t i = 0; i < count; i++) {
+            operands o;
+            if ((st = make_operands(ctx, &shapes[i], &o))) break;
+            double x = measure(ctx, &shapes[i], &o);
+            free_operands(&o);
+            meas[si * count + i] = x;
+            say(progress, user, "%s%s %zux%zux%zu clblast %s: %.1f GFLOP/s",
+                shapes[i].ta ? "T" : "N", shapes[i].tb ? "T" : "N", shapes[i].m, shapes[i].n,
+                shapes[i].k, name, x);
+            if (x <= 0) {
+                total = -1;
+                break;
+            }
+            total += 2.0 * (double)shapes[i].m * (double)shapes[i].n * (double)shapes[i].k / x;
+        }
+        if (!st && total > 0 && (best_t < 0 || total < best_t)) best = si, best_t = total;
+    }
+    g->forced = CLCDD_GEMM_AUTO;
+    if (!st) {
+        for (size_t i = 0; i < count; i++) gf[i] = best_t > 0 ? meas[best * count + i] : -1;
+        if (best_t > 0) rec->clblast = sets[best];
+        describe_set(&rec->clblast, label, label_cap);
+    }
+    free(sets);
+    free(meas);
+    return st;
+}
+
 clcdd_status clcdd_gemm_tune(clcdd_ctx *ctx, const clcdd_gemm_shape *shapes, size_t count,
                              double budget_seconds, clcdd_gemm_tune_progress_fn progress,
                              void *user, clcdd_gemm_tune_result *results) {
+    return clcdd_gemm_tune_with_clblast(ctx, shapes, count, budget_seconds, NULL, 0, progress,
+                                        user, results);
+}
+
+clcdd_status clcdd_gemm_tune_with_clblast(clcdd_ctx *ctx, const clcdd_gemm_shape *shapes,
+                                          size_t count, double budget_seconds,
+                                          const char *const *clblast_json, size_t n_clblast_json,
+                                          clcdd_gemm_tune_progress_fn progress, void *user,
+                                          clcdd_gemm_tune_result *results) {
     if (!ctx->cache_dir[0])
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT,
                           "gemm tune: the kernel cache is off, so the record could not be kept");
@@ -174,6 +285,32 @@ clcdd_status clcdd_gemm_tune(clcdd_ctx *ctx, const clcdd_gemm_shape *shapes, siz
     clcdd_gemm_tune_record *rec = malloc(sizeof *rec);
     if (!rec) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "tuning record");
     *rec = own->rec;
+    double *clblast_gf = malloc((count ? count : 1) * sizeof *clblast_gf);
+    char clblast_label[64] = "";
+    if (!clblast_gf) {
+        free(rec);
+        return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "tuning record");
+    }
+    for (size_t i = 0; i < count; i++) clblast_gf[i] = -1;
+    if (g->clblast_ok) {
+        clcdd_status cs = tune_clblast(ctx, shapes, count, clblast_json, n_clblast_json, progress,
+                                       user, rec, clblast_gf, clblast_label,
+                                       sizeof clblast_label);
+        if (cs) {
+            g->forced = forced;
+            free(clblast_gf);
+            free(rec);
+            return cs;
+        }
+    } else if (n_clblast_json) {
+        free(clblast_gf);
+        free(rec);
+        g->forced = forced;
+        return clcdd_fail(CLCDD_ERR_UNSUPPORTED,
+                          "gemm tune: CLBlast failed its self-check on %s, so its tuned "
+                          "parameters cannot be used there",
+                          ctx->dev.name);
+    }
     clcdd_gemm_params cand[64];
     size_t nc = grid(&ctx->dev, cand, 64);
     double t_start = now();
@@ -190,12 +327,10 @@ clcdd_status clcdd_gemm_tune(clcdd_ctx *ctx, const clcdd_gemm_shape *shapes, siz
         double deadline = now() + (budget_seconds - (now() - t_start)) / (double)(count - si);
         clcdd_gemm_tune_entry best = {.ta = s->ta, .tb = s->tb, .m = s->m, .n = s->n, .k = s->k,
                                       .gflops = -1};
+        snprintf(r->clblast_set, sizeof r->clblast_set, "%s", clblast_label);
         if (g->clblast_ok) {
-            g->forced = CLCDD_GEMM_CLBLAST;
-            r->clblast_gflops = measure(ctx, s, &o);
+            r->clblast_gflops = clblast_gf[si]; /* measured above, with the set kept */
             r->tried++;
-            say(progress, user, "%s%s %zux%zux%zu clblast: %.1f GFLOP/s", s->ta ? "T" : "N",
-                s->tb ? "T" : "N", s->m, s->n, s->k, r->clblast_gflops);
             if (r->clblast_gflops > best.gflops) {
                 best.backend = CLCDD_GEMM_CLBLAST;
                 best.gflops = r->clblast_gflops;
@@ -243,6 +378,7 @@ clcdd_status clcdd_gemm_tune(clcdd_ctx *ctx, const clcdd_gemm_shape *shapes, siz
     own->override = NULL;
     g->forced = forced;
     if (!st) st = clcdd_gemm_record_save(ctx, rec);
+    free(clblast_gf);
     free(rec);
     return st;
 }

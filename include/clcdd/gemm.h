@@ -66,6 +66,8 @@ typedef struct clcdd_gemm_tune_result {
     double clblast_gflops;      /* CLBlast's (-1: not usable on this device) */
     double default_gflops;      /* the own kernel with default parameters */
     int tried, rejected;        /* candidates measured; candidates failing the reference check */
+    char clblast_set[64];       /* CLBlast's parameters behind clblast_gflops: "built-in", or
+                                   the tuned set kept in the record ("tuned: Xgemm, GemmRoutine") */
 } clcdd_gemm_tune_result;
 
 typedef void (*clcdd_gemm_tune_progress_fn)(const char *message, void *user);
@@ -79,6 +81,23 @@ CLCDD_API clcdd_status clcdd_gemm_tune(clcdd_ctx *ctx, const clcdd_gemm_shape *s
                                        size_t count, double budget_seconds,
                                        clcdd_gemm_tune_progress_fn progress, void *user,
                                        clcdd_gemm_tune_result *results);
+
+/* clcdd_gemm_tune with CLBlast parameter candidates. CLBlast's parameters are per device, not per
+ * shape, so they are chosen as a set: the parameters in force (built-in, or an earlier record's),
+ * the parameters in `clblast_json` (files CLBlast's own tuner programs write, e.g.
+ * clblast_xgemm_1_32.json and clblast_xgemm_direct_1_32.json, all applied together), and on
+ * non-CPU devices the indirect-path threshold (GemmRoutine XGEMM_MIN_INDIRECT_SIZE) forced to
+ * "always the indirect kernel" and "always the direct kernel" on top of those. Each set must pass
+ * the reference check on every transpose pair in `shapes`; the set with the least total time over
+ * the shapes is kept in the record and installed by every later context at start-up. Trying a
+ * set installs it in this process (CLBlast has no way back to its built-in parameters), so a
+ * process that tunes should exit afterwards, as `clcdd tune` does. */
+CLCDD_API clcdd_status clcdd_gemm_tune_with_clblast(clcdd_ctx *ctx, const clcdd_gemm_shape *shapes,
+                                                    size_t count, double budget_seconds,
+                                                    const char *const *clblast_json,
+                                                    size_t n_clblast_json,
+                                                    clcdd_gemm_tune_progress_fn progress,
+                                                    void *user, clcdd_gemm_tune_result *results);
 
 /* Path of this device's tuning record (whether or not it exists); "" if the cache is off. */
 CLCDD_API void clcdd_gemm_tune_record_path(const clcdd_ctx *ctx, char *out, size_t cap);
