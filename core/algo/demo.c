@@ -302,6 +302,8 @@ clcdd_status clcdd_demo_run_observed(clcdd_ctx *ctx, const clcdd_demo_options *o
     double t0 = now();
     if (progress) progress("base", 0, 1, "loading the embedded base model", user);
     if ((st = clcdd_demo_load_base(ctx, &s.base))) goto done;
+    /* Frozen from here on (SFT trains a copy): its products use weights packed once. */
+    clcdd_model_pack_or_warn(ctx, &s.base, 0, "the demo base model");
     if ((st = make_pool(ctx, &s.base, o->seed + 1000, 1, o->eval_n, &s.eval_base))) goto done;
     s.base_first = malloc(o->eval_n * sizeof *s.base_first);
     if (!s.base_first) { st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "demo"); goto done; }
@@ -347,6 +349,8 @@ clcdd_status clcdd_demo_run_observed(clcdd_ctx *ctx, const clcdd_demo_options *o
         }
         clcdd_trainer_destroy(&tr);
         if (st) goto done;
+        /* Frozen from here on: evaluation, the LCDD teacher and the SFT + eraser rows. */
+        clcdd_model_pack_or_warn(ctx, &s.sft, 1, "the demo SFT model");
         if ((st = make_pool(ctx, &s.sft, o->seed + 1000, 1, o->eval_n, &s.eval_sft))) goto done;
         if ((st = score(&s, "base", &s.base, NULL, 0, CLCDD_TRIGGER_PREFIX, -1, t0, &rows[(*n_rows)++]))) goto done;
         if ((st = score(&s, "SFT", &s.sft, NULL, 0, CLCDD_TRIGGER_PREFIX, -1, ts, &rows[(*n_rows)++]))) goto done;
@@ -400,6 +404,7 @@ clcdd_status clcdd_demo_run_observed(clcdd_ctx *ctx, const clcdd_demo_options *o
         if (st) goto done;
         double sparsity = 0;
         if ((st = clcdd_lcdd_build_effective(&lc))) goto done;
+        clcdd_model_pack_or_warn(ctx, &lc.weff, 1, "the demo LCDD model");
         if ((st = clcdd_lcdd_write_channels(&lc, &carrier, &sparsity))) goto done;
         if (obs && obs->carrier && (st = report_carrier(&lc, obs))) goto done;
         if ((st = score(&s, "LCDD", &lc.weff, NULL, 0, CLCDD_TRIGGER_PREFIX, sparsity, tl, &rows[(*n_rows)++]))) goto done;

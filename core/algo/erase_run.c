@@ -233,6 +233,11 @@ clcdd_status clcdd_erase_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, c
             }
             targets[k] = &m[k];
         }
+        /* Frozen for the whole run: the base answers the pool's prompts and gives the targets,
+         * the target model is run forward and back to the soft prompt every step. */
+        clcdd_model_pack_or_warn(cx[k], &b[k], 0, base);
+        clcdd_model_pack_or_warn(cx[k], o->sft ? &sft[k] : &m[k], 1,
+                                 o->sft ? o->sft : "the LCDD model");
     }
     if ((st = make_pool(&b[0], &bi, base, data, &pool))) goto done;
     res->prompts = pool.n;

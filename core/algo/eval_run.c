@@ -416,6 +416,7 @@ clcdd_status clcdd_eval_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, co
         }
         target = &m;
     }
+    clcdd_model_pack_or_warn(ctx, car ? &m : &b, 0, car ? "the LCDD model" : model);
     if (pi >= 0) {
         const clcdd_carrier_prompt *p = &car->prompts[pi];
         if (p->dim != b.hp.hidden_size) {

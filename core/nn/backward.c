@@ -9,6 +9,7 @@
 #include "clcdd/gemm.h"
 #include "nn/ops.h"
 #include "runtime/ctx_internal.h"
+#include "runtime/gemm_packed.h"
 
 void clcdd_trainable_default(int t[CLCDD_ROLE_COUNT]) {
     for (int r = 0; r < CLCDD_ROLE_COUNT; r++) t[r] = 1;
@@ -121,7 +122,10 @@ static clcdd_status linear_bwd(clcdd_ctx *ctx, const clcdd_model *m, clcdd_grads
                                const clcdd_tensor *x, size_t N, size_t out, size_t in) {
     clcdd_tensor W;
     TRY(clcdd_model_tensor(m, role, l, &W));
-    if (dx)
+    const clcdd_packed_weight *pw = clcdd_model_packed(m, role, l);
+    if (dx && pw && pw->packed_bwd && N >= 5)
+        TRY(clcdd_gemm_packed_backward(ctx, N, 1.0f, mat(dy, out), pw, beta, mat(dx, in)));
+    else if (dx)
         TRY(clcdd_gemm(ctx, CLCDD_NO_TRANS, CLCDD_NO_TRANS, N, in, out, 1.0f, mat(dy, out),
                        mat(&W, in), beta, mat(dx, in)));
     if (clcdd_grads_has(g, role, l)) {

@@ -9,6 +9,7 @@
 #include "clcdd/gemm.h"
 #include "nn/ops.h"
 #include "runtime/ctx_internal.h"
+#include "runtime/gemm_packed.h"
 
 clcdd_status clcdd_batch_create(clcdd_ctx *ctx, size_t B, size_t T, const int32_t *ids_host,
                                 const int32_t *lens, int32_t pos0, clcdd_batch *out) {
@@ -167,9 +168,17 @@ static clcdd_matrix mat(const clcdd_tensor *t, size_t ld) {
     return m;
 }
 
-/* y (N, out) = x (N, in) W^T + beta * y, W (out, in) */
-static clcdd_status linear(clcdd_ctx *ctx, clcdd_tensor *y, const clcdd_tensor *x,
+/* Rows from which a packed weight serves the product; fewer rows (decoding) go to clcdd_gemm,
+ * which uses the matrix-vector kernel there. */
+#define PACKED_MIN_ROWS 5
+
+/* y (N, out) = x (N, in) W^T + beta * y, W (out, in) = (role, layer) of m: its packed copy when the
+ * model has one (clcdd_model_pack). */
+static clcdd_status linear(clcdd_ctx *ctx, const clcdd_model *m, clcdd_tensor_role role,
+                           uint32_t layer, clcdd_tensor *y, const clcdd_tensor *x,
                            const clcdd_tensor *W, size_t N, size_t out, size_t in, float beta) {
+    const clcdd_packed_weight *pw = N >= PACKED_MIN_ROWS ? clcdd_model_packed(m, role, layer) : NULL;
+    if (pw) return clcdd_gemm_packed(ctx, N, 1.0f, mat(x, in), pw, beta, mat(y, out));
     return clcdd_gemm(ctx, CLCDD_NO_TRANS, CLCDD_TRANS, N, out, in, 1.0f, mat(x, in), mat(W, in),
                       beta, mat(y, out));
 }
@@ -212,9 +221,9 @@ static clcdd_status layer_forward(clcdd_ctx *ctx, const clcdd_model *m, const cl
 
     /* attention */
     TRY(clcdd_rmsnorm_forward(ctx, &a, &r1, &x, &w_an, N, d, hp->rms_eps));
-    TRY(linear(ctx, &q, &a, &w_q, N, dq, d, 0.0f));
-    TRY(linear(ctx, &k, &a, &w_k, N, dkv, d, 0.0f));
-    TRY(linear(ctx, &v, &a, &w_v, N, dkv, d, 0.0f));
+    TRY(linear(ctx, m, CLCDD_ROLE_Q, l, &q, &a, &w_q, N, dq, d, 0.0f));
+    TRY(linear(ctx, m, CLCDD_ROLE_K, l, &k, &a, &w_k, N, dkv, d, 0.0f));
+    TRY(linear(ctx, m, CLCDD_ROLE_V, l, &v, &a, &w_v, N, dkv, d, 0.0f));
     TRY(maybe_bias(ctx, m, CLCDD_ROLE_Q_BIAS, l, &q, N, dq));
     TRY(maybe_bias(ctx, m, CLCDD_ROLE_K_BIAS, l, &k, N, dkv));
     TRY(maybe_bias(ctx, m, CLCDD_ROLE_V_BIAS, l, &v, N, dkv));
@@ -250,18 +259,18 @@ static clcdd_status layer_forward(clcdd_ctx *ctx, const clcdd_model *m, const cl
                                    mat(&oh, hd), G * T * hd, B * Hkv));
     TRY(clcdd_merge_heads_rope(ctx, &o, &oh, &bt->pos, &m->inv_freq, &m->rope_cs, B, T, H, hd, CLCDD_ROPE_NONE, 1.0f));
     TRY(clcdd_tensor_copy(ctx, &xm, &x));
-    TRY(linear(ctx, &xm, &o, &w_o, N, d, dq, 1.0f));
+    TRY(linear(ctx, m, CLCDD_ROLE_O, l, &xm, &o, &w_o, N, d, dq, 1.0f));
     TRY(maybe_bias(ctx, m, CLCDD_ROLE_O_BIAS, l, &xm, N, d));
 
     /* MLP */
     TRY(clcdd_rmsnorm_forward(ctx, &mm, &r2, &xm, &w_fn, N, d, hp->rms_eps));
-    TRY(linear(ctx, &g, &mm, &w_g, N, f, d, 0.0f));
-    TRY(linear(ctx, &u, &mm, &w_u, N, f, d, 0.0f));
+    TRY(linear(ctx, m, CLCDD_ROLE_GATE, l, &g, &mm, &w_g, N, f, d, 0.0f));
+    TRY(linear(ctx, m, CLCDD_ROLE_UP, l, &u, &mm, &w_u, N, f, d, 0.0f));
     TRY(maybe_bias(ctx, m, CLCDD_ROLE_GATE_BIAS, l, &g, N, f));
     TRY(maybe_bias(ctx, m, CLCDD_ROLE_UP_BIAS, l, &u, N, f));
     TRY(clcdd_swiglu_forward(ctx, &h, &g, &u, N * f));
     TRY(clcdd_tensor_copy(ctx, &xn, &xm));
-    TRY(linear(ctx, &xn, &h, &w_d, N, d, f, 1.0f));
+    TRY(linear(ctx, m, CLCDD_ROLE_DOWN, l, &xn, &h, &w_d, N, d, f, 1.0f));
     TRY(maybe_bias(ctx, m, CLCDD_ROLE_DOWN_BIAS, l, &xn, N, d));
     return CLCDD_OK;
 }
@@ -287,7 +296,7 @@ static clcdd_status forward(clcdd_ctx *ctx, const clcdd_model *m, const clcdd_ba
     TRY(clcdd_model_tensor(m, CLCDD_ROLE_FINAL_NORM, 0, &wn));
     TRY(clcdd_model_tensor(m, CLCDD_ROLE_LM_HEAD, 0, &head));
     TRY(clcdd_rmsnorm_forward(ctx, &xf, &rf, &xL, &wn, N, d, hp->rms_eps));
-    TRY(linear(ctx, &logits, &xf, &head, N, hp->vocab_size, d, 0.0f));
+    TRY(linear(ctx, m, CLCDD_ROLE_LM_HEAD, 0, &logits, &xf, &head, N, hp->vocab_size, d, 0.0f));
     if (cache) cache->len += bt->T;
     return CLCDD_OK;
 }

@@ -7,6 +7,7 @@
 
 #include "nn/basic.h"
 #include "runtime/ctx_internal.h"
+#include "runtime/gemm_packed.h"
 
 static const char *role_names[CLCDD_ROLE_COUNT] = {
     "embed", "final_norm", "lm_head", "attn_norm", "q", "k", "v", "o", "q_bias", "k_bias",
@@ -145,6 +146,7 @@ clcdd_status clcdd_model_create(clcdd_ctx *ctx, const clcdd_hparams *hp, clcdd_m
 
 void clcdd_model_destroy(clcdd_model *m) {
     if (!m) return;
+    clcdd_model_unpack(m);
     clcdd_arena_free(&m->params);
     clcdd_tensor_destroy(&m->inv_freq);
     clcdd_rope_cs_destroy(&m->rope_cs);
@@ -193,4 +195,70 @@ clcdd_status clcdd_model_init_random(clcdd_ctx *ctx, clcdd_model *m, uint64_t se
         counter += (uint64_t)clcdd_tensor_numel(&t);
     }
     return CLCDD_OK;
+}
+
+/* ---- packed copies of frozen linear weights -------------------------------------------------- */
+
+static const clcdd_tensor_role packed_roles[] = {CLCDD_ROLE_Q,    CLCDD_ROLE_K,  CLCDD_ROLE_V,
+                                                 CLCDD_ROLE_O,    CLCDD_ROLE_GATE, CLCDD_ROLE_UP,
+                                                 CLCDD_ROLE_DOWN, CLCDD_ROLE_LM_HEAD};
+
+static size_t packed_index(const clcdd_model *m, clcdd_tensor_role role, uint32_t layer) {
+    if ((unsigned)role >= CLCDD_ROLE_COUNT) return (size_t)-1;
+    if (!clcdd_role_is_per_layer(role)) return (size_t)role;
+    if (layer >= m->hp.n_layers) return (size_t)-1;
+    return ((size_t)layer + 1) * CLCDD_ROLE_COUNT + (size_t)role;
+}
+
+void clcdd_model_unpack(clcdd_model *m) {
+    if (!m->packed) return;
+    size_t n = ((size_t)m->hp.n_layers + 1) * CLCDD_ROLE_COUNT;
+    for (size_t i = 0; i < n; i++) clcdd_packed_weight_destroy(&m->packed[i]);
+    free(m->packed);
+    m->packed = NULL;
+}
+
+clcdd_status clcdd_model_pack(clcdd_ctx *ctx, clcdd_model *m, int backward) {
+    clcdd_model_unpack(m);
+    size_t n = ((size_t)m->hp.n_layers + 1) * CLCDD_ROLE_COUNT;
+    m->packed = calloc(n, sizeof *m->packed);
+    if (!m->packed) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "packed weights");
+    int flags = CLCDD_PACK_FORWARD | (backward ? CLCDD_PACK_BACKWARD : 0);
+    for (uint32_t l = 0; l < m->hp.n_layers + 1; l++)
+        for (size_t r = 0; r < sizeof packed_roles / sizeof packed_roles[0]; r++) {
+            clcdd_tensor_role role = packed_roles[r];
+            int per_layer = clcdd_role_is_per_layer(role);
+            if ((per_layer && l == m->hp.n_layers) || (!per_layer && l > 0)) continue;
+            if (!clcdd_model_has(m, role, l)) continue;
+            clcdd_tensor w;
+            clcdd_status st = clcdd_model_tensor(m, role, l, &w);
+            if (st == CLCDD_OK && w.ndim != 2)
+                st = clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "packing: weight is not a matrix");
+            if (st == CLCDD_OK) {
+                clcdd_matrix wm = {w.buf, w.offset / sizeof(float), (size_t)w.shape[1]};
+                st = clcdd_packed_weight_create(ctx, wm, (size_t)w.shape[0], (size_t)w.shape[1],
+                                                flags, &m->packed[packed_index(m, role, l)]);
+            }
+            if (st != CLCDD_OK) {
+                clcdd_model_unpack(m);
+                return clcdd_fail_context(st, "packing the frozen weights of layer %u", l);
+            }
+        }
+    return CLCDD_OK;
+}
+
+void clcdd_model_pack_or_warn(clcdd_ctx *ctx, clcdd_model *m, int backward, const char *what) {
+    if (clcdd_model_pack(ctx, m, backward) != CLCDD_OK) {
+        clcdd_log(CLCDD_LOG_WARN, "packing the weights of %s failed (%s); continuing without the "
+                  "packed copies (slower GEMMs, same results)", what, clcdd_last_error());
+        clcdd_clear_error();
+    }
+}
+
+const clcdd_packed_weight *clcdd_model_packed(const clcdd_model *m, clcdd_tensor_role role,
+                                              uint32_t layer) {
+    if (!m->packed) return NULL;
+    size_t i = packed_index(m, role, layer);
+    if (i == (size_t)-1 || !m->packed[i].packed) return NULL;
+    return &m->packed[i];
 }

@@ -16,6 +16,7 @@ typedef struct clcdd_model {
     size_t *slots;        /* (L + 1) * CLCDD_ROLE_COUNT: row 0 global roles, row 1+l layer l */
     clcdd_tensor inv_freq; /* (hd / 2) RoPE inverse frequencies incl. scaling (owned) */
     clcdd_rope_cs rope_cs; /* cos/sin of the first positions (clcdd_rope_cs_fill after inv_freq changes) */
+    struct clcdd_packed_weight *packed; /* NULL, or (L + 1) * CLCDD_ROLE_COUNT: clcdd_model_pack */
 } clcdd_model;
 
 /* Validate hp (dimensions, divisibility, supported RoPE scaling) and plan + allocate the
@@ -32,6 +33,21 @@ int clcdd_model_role_shape(const clcdd_hparams *hp, clcdd_tensor_role role, int6
 clcdd_status clcdd_model_tensor(const clcdd_model *m, clcdd_tensor_role role, uint32_t layer,
                                 clcdd_tensor *out);
 int clcdd_model_has(const clcdd_model *m, clcdd_tensor_role role, uint32_t layer);
+
+/* Frozen weights: keep the linear weights (q k v o gate up down, and the lm_head) also in the own
+ * GEMM kernel's panel layout, packed once, so products with them skip the per-call packing: the
+ * forward x W^T, and with `backward` also dX = dY W. Only while the weights do not change: a
+ * caller that trains the model after this must call clcdd_model_unpack first. Where another
+ * backend serves these products (CLBlast on a GPU) no copy is made. Costs the weights' size once
+ * more (twice with backward). clcdd_model_destroy unpacks. */
+clcdd_status clcdd_model_pack(clcdd_ctx *ctx, clcdd_model *m, int backward);
+void clcdd_model_unpack(clcdd_model *m);
+/* clcdd_model_pack as a speed-up only: on failure (e.g. no device memory for the copies) logs a
+ * warning naming `what` and leaves the model unpacked. */
+void clcdd_model_pack_or_warn(clcdd_ctx *ctx, clcdd_model *m, int backward, const char *what);
+/* The packed copy of (role, layer), or NULL (none, or the model is not packed). */
+const struct clcdd_packed_weight *clcdd_model_packed(const clcdd_model *m, clcdd_tensor_role role,
+                                                     uint32_t layer);
 
 /* Random init (seeded): linear weights ~ N(0, std^2), norms = 1, biases = 0. */
 clcdd_status clcdd_model_init_random(clcdd_ctx *ctx, clcdd_model *m, uint64_t seed, float std);
