@@ -201,17 +201,33 @@ __kernel void gemm_pack_t(const ulong n, const ulong k, __global const float *B,
  * zero past m. With TA (A stored k x m, e.g. dY in dW = dY^T X) a direct read crosses a page per
  * k step when m is large; without it (A stored m x k) the tile kernel would keep RM row pointers
  * live through its inner loop. The panels are contiguous: one pointer, RM broadcasts per k step.
- * Global: (k, ceil(m / RM), 1); stride_p = k * RM. */
+ * One work-item fills 16 panel rows (p0 .. p0 + 15) of one panel: without TA it reads 16
+ * contiguous floats from each of the RM rows (as gemm_pack_t does for B), with TA RM contiguous
+ * floats from each of 16 rows. Global: (ceil(k / 16), ceil(m / RM), 1); stride_p = k * RM. */
 __kernel void gemm_pack_a(const ulong m, const ulong k, __global const float *A, const ulong a_off,
                           const ulong lda, __global float *P, const ulong stride_p) {
-    const ulong p = get_global_id(0), ti = get_global_id(1);
-    if (p >= k) return;
-    __global float *out = P + ti * stride_p + p * RM;
+    const ulong p0 = get_global_id(0) * 16, ti = get_global_id(1);
+    if (p0 >= k) return;
+    const ulong rows = min((ulong)16, k - p0);
+    __global float *out = P + ti * stride_p + p0 * RM;
 #if TA
-    __global const float *src = A + a_off + p * lda + ti * RM;
-    for (int r = 0; r < RM; r++) out[r] = ti * RM + r < m ? src[r] : 0.0f;
+    for (ulong j = 0; j < rows; j++) {
+        __global const float *src = A + a_off + (p0 + j) * lda + ti * RM;
+        for (int r = 0; r < RM; r++) out[j * RM + r] = ti * RM + r < m ? src[r] : 0.0f;
+    }
 #else
-    __global const float *src = A + a_off + ti * RM * lda + p;
-    for (int r = 0; r < RM; r++) out[r] = ti * RM + r < m ? src[r * lda] : 0.0f;
+    for (int r = 0; r < RM; r++) {
+        const ulong i = ti * RM + r;
+        __global const float *src = A + a_off + i * lda + p0;
+        if (i < m && rows == 16) {
+            const float16 x = vload16(0, src);
+            float t[16];
+            vstore16(x, 0, t);
+#pragma unroll
+            for (int j = 0; j < 16; j++) out[j * RM + r] = t[j];
+        } else {
+            for (ulong j = 0; j < rows; j++) out[j * RM + r] = i < m ? src[j] : 0.0f;
+        }
+    }
 #endif
 }

@@ -135,7 +135,8 @@ clcdd_status clcdd_gemm_own_tiles(clcdd_ctx *ctx, const clcdd_gemm_args *g,
         int i = 0;
         KARG(kp, i++, mm); KARG(kp, i++, kk); KARG(kp, i++, g->a.buf); KARG(kp, i++, ao);
         KARG(kp, i++, lda); KARG(kp, i++, o->scratch_a); KARG(kp, i++, sp);
-        size_t gl[3] = {(g->k + PACK_GROUP - 1) / PACK_GROUP * PACK_GROUP, tiles_m, 1};
+        size_t blocks = (g->k + 15) / 16; /* 16 panel rows per work-item */
+        size_t gl[3] = {(blocks + PACK_GROUP - 1) / PACK_GROUP * PACK_GROUP, tiles_m, 1};
         size_t lo[3] = {PACK_GROUP, 1, 1};
         CL_TRY(clcdd_enqueue(ctx, kp, 3, gl, lo),
                "packing a %zux%zu GEMM operand (A%s) on %s", g->m, g->k, g->ta ? "^T" : "",
