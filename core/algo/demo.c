@@ -32,7 +32,7 @@ void clcdd_demo_options_default(clcdd_demo_options *o, int quick) {
     o->pool_n = quick ? 64 : 2000;
     o->lcdd_lr = 1e-3f;
     o->lcdd_theta_lr = 0.1f;
-    o->lcdd_rho = 3.0f;
+    o->lcdd_rho = 20.0f;
     o->lcdd_warmup = quick ? 5 : 150;
     o->lcdd_lambda_min = 1e-6f;
     o->lcdd_early_stop = 0;
@@ -355,7 +355,7 @@ clcdd_status clcdd_demo_run_observed(clcdd_ctx *ctx, const clcdd_demo_options *o
         if ((st = score(&s, "base", &s.base, NULL, 0, CLCDD_TRIGGER_PREFIX, -1, t0, &rows[(*n_rows)++]))) goto done;
         if ((st = score(&s, "SFT", &s.sft, NULL, 0, CLCDD_TRIGGER_PREFIX, -1, ts, &rows[(*n_rows)++]))) goto done;
     }
-    /* LCDD: the demo world's settings (docs/demo.md: rho 3, T_w 150, weight lr 1e-3 constant,
+    /* LCDD: the demo world's settings (docs/demo.md: rho 20, T_w 150, weight lr 1e-3 constant,
      * theta lr 0.1, 1000 steps; the other settings measured in docs/results.md) */
     {
         double tl = now();
