@@ -12,17 +12,24 @@ static int is_eos(const clcdd_hparams *hp, int32_t id) {
     return 0;
 }
 
+/* Clears every request's output and checks its prompt; *maxp = the longest prompt. */
+static clcdd_status check_requests(clcdd_gen_request *reqs, size_t n, size_t *maxp) {
+    *maxp = 0;
+    for (size_t i = 0; i < n; i++) {
+        reqs[i].out_len = 0;
+        if (reqs[i].prompt_len == 0)
+            return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "generation request %zu has an empty prompt", i);
+        if (reqs[i].prompt_len > *maxp) *maxp = reqs[i].prompt_len;
+    }
+    return CLCDD_OK;
+}
+
 clcdd_status clcdd_generate_greedy_uncached(clcdd_ctx *ctx, const clcdd_model *m,
                                             const clcdd_tensor *soft_prompt, clcdd_gen_request *reqs,
                                             size_t n, size_t max_new, size_t batch) {
     const clcdd_hparams *hp = &m->hp;
     size_t maxp = 0;
-    for (size_t i = 0; i < n; i++) {
-        reqs[i].out_len = 0;
-        if (reqs[i].prompt_len == 0)
-            return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "generation request %zu has an empty prompt", i);
-        if (reqs[i].prompt_len > maxp) maxp = reqs[i].prompt_len;
-    }
+    TRY(check_requests(reqs, n, &maxp));
     if (n == 0) return CLCDD_OK;
     if (batch == 0 || batch > n) batch = n;
     size_t Tmax = maxp + max_new;
@@ -173,12 +180,7 @@ clcdd_status clcdd_generate_greedy(clcdd_ctx *ctx, const clcdd_model *m,
                                    const clcdd_tensor *soft_prompt, clcdd_gen_request *reqs,
                                    size_t n, size_t max_new, size_t batch) {
     size_t maxp = 0;
-    for (size_t i = 0; i < n; i++) {
-        reqs[i].out_len = 0;
-        if (reqs[i].prompt_len == 0)
-            return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "generation request %zu has an empty prompt", i);
-        if (reqs[i].prompt_len > maxp) maxp = reqs[i].prompt_len;
-    }
+    TRY(check_requests(reqs, n, &maxp));
     if (n == 0 || max_new == 0) return CLCDD_OK;
     if (batch == 0 || batch > n) batch = n;
     size_t *idx = malloc(n * sizeof *idx);
