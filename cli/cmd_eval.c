@@ -14,7 +14,8 @@
 
 static const char *usage =
     "usage: clcdd eval MODEL [--carrier FILE [--erase NAME]] [--data FILE.jsonl] [--mc FILE.jsonl]\n"
-    "                  [--text FILE] [--sft DIR] [--max-new N] [--json] [--out FILE] [--device D]\n"
+    "                  [--text FILE] [--sft DIR [--model sft]] [--max-new N] [--json] [--out FILE]\n"
+    "                  [--device D]\n"
     "\n"
     "Greedy answers to the prompts of --data, scored (docs/eval.md): strict and loose IDK rate,\n"
     "refusal rate, archaic-word rate, fragments of \"I don't know\", task accuracy against\n"
@@ -26,6 +27,9 @@ static const char *usage =
     "  --text FILE      held-out text: FILE.jsonl with {\"text\"} per line, else one text per line\n"
     "  --erase NAME     eraser prompt of the archive (--trigger NAME is the same)\n"
     "  --sft DIR        the SFT model: the KL benchmark (needs --carrier, --erase and --data)\n"
+    "  --model M        lcdd (default with --carrier) or sft: evaluate the SFT model of --sft with\n"
+    "                   the archive's eraser prompt instead of the LCDD model (the standard-SFT\n"
+    "                   ablation, e.g. a prompt from `clcdd erase --model sft`; needs --carrier)\n"
     "  --max-new N      new tokens per answer (64)   --kl-max-new N  SFT reference length (128)\n"
     "  --max-len N      tokens per held-out text (512)\n"
     "  --limit N        only the first N lines of each file\n"
@@ -37,6 +41,7 @@ static const char *usage =
     "  --device D       device index or name substring\n";
 
 static int tty;
+static const char *evaluated = "model"; /* "model", "lcdd" or "sft": what the columns measure */
 
 static void progress(const char *stage, size_t done, size_t total, void *user) {
     (void)user;
@@ -76,6 +81,8 @@ static void write_json(FILE *f, const char *model, const char *carrier, const ch
                        const clcdd_eval_result *r, int answers) {
     fputs("{\"model\": ", f);
     cli_json_string(f, model);
+    fputs(", \"evaluated\": ", f);
+    cli_json_string(f, evaluated);
     fputs(", \"carrier\": ", f);
     if (carrier) cli_json_string(f, carrier);
     else fputs("null", f);
@@ -157,10 +164,11 @@ static void table(const clcdd_eval_result *r) {
     }
     if (r->kl.computed) {
         printf("\nKL benchmark (%zu prompts, SFT references; ALGORITHMS.md §5):\n", r->kl.prompts);
-        printf("  KL(SFT || LCDD)     %.4f   behaviour kept: small\n", r->kl.sft_lcdd);
-        printf("  KL(SFT || LCDD+P)   %.4f   behaviour broken: large\n", r->kl.sft_lcdd_p);
-        printf("  KL(Base || LCDD+P)  %.4f   reverted to base: small\n", r->kl.base_lcdd_p);
-        printf("  delta               %.4f   KL(SFT||LCDD+P) - KL(SFT||LCDD)\n", r->kl.delta);
+        const char *M = strcmp(evaluated, "sft") ? "LCDD" : "SFT";
+        printf("  KL(SFT || %s)%*s %.4f   behaviour kept: small\n", M, 9 - (int)strlen(M), "", r->kl.sft_lcdd);
+        printf("  KL(SFT || %s+P)%*s %.4f   behaviour broken: large\n", M, 7 - (int)strlen(M), "", r->kl.sft_lcdd_p);
+        printf("  KL(Base || %s+P)%*s %.4f   reverted to base: small\n", M, 6 - (int)strlen(M), "", r->kl.base_lcdd_p);
+        printf("  delta               %.4f   KL(SFT||%s+P) - KL(SFT||%s)\n", r->kl.delta, M, M);
     }
 }
 
@@ -278,6 +286,12 @@ int clcdd_cmd_eval(int argc, char **argv) {
             if (!(o.text = v)) goto need;
         } else if (cli_opt_value(argc, argv, &i, "--sft", &v)) {
             if (!(o.sft = v)) goto need;
+        } else if (cli_opt_value(argc, argv, &i, "--model", &v)) {
+            if (!v || (strcmp(v, "lcdd") && strcmp(v, "sft"))) {
+                fprintf(stderr, "clcdd eval: --model wants lcdd or sft\n");
+                return EXIT_USAGE;
+            }
+            o.target_sft = !strcmp(v, "sft");
         } else if (cli_opt_value(argc, argv, &i, "--out", &v)) {
             if (!(out = v)) goto need;
         } else if (cli_opt_value(argc, argv, &i, "--device", &v)) {
@@ -317,10 +331,15 @@ int clcdd_cmd_eval(int argc, char **argv) {
         fprintf(stderr, "clcdd eval: --erase needs --carrier\n");
         return EXIT_USAGE;
     }
-    if (o.sft && (!o.erase || !o.data)) {
+    if (o.target_sft && (!o.sft || !o.carrier)) {
+        fprintf(stderr, "clcdd eval: --model sft needs --sft DIR (the model) and --carrier (the prompt's archive)\n");
+        return EXIT_USAGE;
+    }
+    if (o.sft && !o.target_sft && (!o.erase || !o.data)) {
         fprintf(stderr, "clcdd eval: --sft (the KL benchmark) needs --carrier, --erase and --data\n");
         return EXIT_USAGE;
     }
+    evaluated = o.target_sft ? "sft" : o.carrier ? "lcdd" : "model";
     report rep;
     if (report_dir && report_open(&rep, report_dir, "eval", argc, argv)) return EXIT_FAILURE_RUN;
     tty = isatty(2);

@@ -302,25 +302,30 @@ static void metrics_unset(clcdd_eval_metrics *m) {
 /* The KL benchmark of ALGORITHMS.md §5 on the data prompts: the SFT model's greedy references. */
 static clcdd_status kl_bench(run_ctx *r, clcdd_model *base, const clcdd_model *lcdd,
                              const clcdd_tensor *P, size_t rows, const char *sft_path,
-                             const clcdd_plugin_registry *reg, const clcdd_eval_seqs *prompts,
-                             clcdd_eval_kl *kl) {
-    clcdd_model sft;
-    clcdd_status st = clcdd_model_load(r->ctx, sft_path, reg, &sft, NULL);
-    if (st != CLCDD_OK) return clcdd_fail_context(st, "loading the SFT model %s", sft_path);
+                             const clcdd_model *sft_loaded, const clcdd_plugin_registry *reg,
+                             const clcdd_eval_seqs *prompts, clcdd_eval_kl *kl) {
+    clcdd_model own;
+    const clcdd_model *sftm = sft_loaded;
+    clcdd_status st = CLCDD_OK;
+    if (!sftm) {
+        if ((st = clcdd_model_load(r->ctx, sft_path, reg, &own, NULL)))
+            return clcdd_fail_context(st, "loading the SFT model %s", sft_path);
+        sftm = &own;
+    }
     clcdd_eval_seqs refs = {0};
     clcdd_prompt_pool pool;
     memset(&pool, 0, sizeof pool);
-    if (sft.hp.hidden_size != base->hp.hidden_size || sft.hp.vocab_size != base->hp.vocab_size ||
-        sft.hp.n_layers != base->hp.n_layers)
+    if (sftm->hp.hidden_size != base->hp.hidden_size || sftm->hp.vocab_size != base->hp.vocab_size ||
+        sftm->hp.n_layers != base->hp.n_layers)
         st = clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "%s has other dimensions than the base model", sft_path);
-    if (st == CLCDD_OK) st = generate_all(r, &sft, NULL, 0, prompts, r->o->kl_max_new, "KL benchmark: SFT references", &refs);
+    if (st == CLCDD_OK) st = generate_all(r, sftm, NULL, 0, prompts, r->o->kl_max_new, "KL benchmark: SFT references", &refs);
     size_t n = prompts->n;
     pool.n = n;
     pool.prompt = calloc(n, sizeof *pool.prompt);
     pool.prompt_len = calloc(n, sizeof *pool.prompt_len);
     pool.answer = calloc(n, sizeof *pool.answer);
     pool.answer_len = calloc(n, sizeof *pool.answer_len);
-    int32_t eos = sft.hp.n_eos ? sft.hp.eos_ids[0] : 0;
+    int32_t eos = sftm->hp.n_eos ? sftm->hp.eos_ids[0] : 0;
     if (st == CLCDD_OK && (!pool.prompt || !pool.prompt_len || !pool.answer || !pool.answer_len))
         st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "KL benchmark");
     for (size_t i = 0; st == CLCDD_OK && i < n; i++) {
@@ -330,9 +335,9 @@ static clcdd_status kl_bench(run_ctx *r, clcdd_model *base, const clcdd_model *l
         pool.answer_len[i] = refs.s[i].n ? refs.s[i].n : 1;
     }
     if (st == CLCDD_OK && r->progress) r->progress("KL benchmark: teacher forcing", 0, 3, r->user);
-    if (st == CLCDD_OK) st = clcdd_kl_benchmark(r->ctx, &sft, lcdd, NULL, 0, CLCDD_TRIGGER_PREFIX, &pool, &kl->sft_lcdd);
+    if (st == CLCDD_OK) st = clcdd_kl_benchmark(r->ctx, sftm, lcdd, NULL, 0, CLCDD_TRIGGER_PREFIX, &pool, &kl->sft_lcdd);
     if (st == CLCDD_OK && r->progress) r->progress("KL benchmark: teacher forcing", 1, 3, r->user);
-    if (st == CLCDD_OK) st = clcdd_kl_benchmark(r->ctx, &sft, lcdd, P, rows, CLCDD_TRIGGER_PREFIX, &pool, &kl->sft_lcdd_p);
+    if (st == CLCDD_OK) st = clcdd_kl_benchmark(r->ctx, sftm, lcdd, P, rows, CLCDD_TRIGGER_PREFIX, &pool, &kl->sft_lcdd_p);
     if (st == CLCDD_OK && r->progress) r->progress("KL benchmark: teacher forcing", 2, 3, r->user);
     if (st == CLCDD_OK) st = clcdd_kl_benchmark(r->ctx, base, lcdd, P, rows, CLCDD_TRIGGER_PREFIX, &pool, &kl->base_lcdd_p);
     if (st == CLCDD_OK) {
@@ -343,7 +348,7 @@ static clcdd_status kl_bench(run_ctx *r, clcdd_model *base, const clcdd_model *l
     }
     free(pool.prompt), free(pool.prompt_len), free(pool.answer), free(pool.answer_len);
     clcdd_eval_seqs_free(&refs);
-    clcdd_model_destroy(&sft);
+    if (!sft_loaded) clcdd_model_destroy(&own);
     return st;
 }
 
@@ -358,7 +363,10 @@ clcdd_status clcdd_eval_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, co
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "clcdd_eval_run: NULL argument");
     if (o->erase && !o->carrier)
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "an eraser prompt needs the carrier archive that holds it");
-    if (o->sft && (!o->erase || !o->data))
+    if (o->target_sft && (!o->sft || !o->carrier))
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "evaluating the SFT model with an eraser prompt needs "
+                          "the SFT model and the carrier archive that holds the prompt (--sft, --carrier)");
+    if (o->sft && !o->target_sft && (!o->erase || !o->data))
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "the KL benchmark needs the carrier, an eraser prompt "
                           "and the prompt data (--carrier, --erase, --data)");
     if (!o->data && !o->mc && !o->text)
@@ -407,7 +415,22 @@ clcdd_status clcdd_eval_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, co
         goto done;
     }
     const clcdd_model *target = &b;
-    if (car) {
+    const char *target_name = car ? "the LCDD model" : model;
+    if (o->target_sft) {
+        if ((st = clcdd_model_load(ctx, o->sft, reg, &m, NULL))) {
+            st = clcdd_fail_context(st, "loading the SFT model %s", o->sft);
+            goto done;
+        }
+        have_m = 1;
+        if (m.hp.hidden_size != b.hp.hidden_size || m.hp.vocab_size != b.hp.vocab_size ||
+            m.hp.n_layers != b.hp.n_layers) {
+            st = clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "%s has other dimensions than the base model %s",
+                            o->sft, model);
+            goto done;
+        }
+        target = &m;
+        target_name = o->sft;
+    } else if (car) {
         if ((st = clcdd_model_create(ctx, &b.hp, &m))) goto done;
         have_m = 1;
         if ((st = clcdd_carrier_apply(ctx, &b, car, &m))) {
@@ -416,7 +439,7 @@ clcdd_status clcdd_eval_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, co
         }
         target = &m;
     }
-    clcdd_model_pack_or_warn(ctx, car ? &m : &b, 0, car ? "the LCDD model" : model);
+    clcdd_model_pack_or_warn(ctx, have_m ? &m : &b, 0, target_name);
     if (pi >= 0) {
         const clcdd_carrier_prompt *p = &car->prompts[pi];
         if (p->dim != b.hp.hidden_size) {
@@ -430,6 +453,14 @@ clcdd_status clcdd_eval_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, co
             goto done;
         rows = p->rows;
         res->erased = 1;
+        /* a prompt trained on the other model is a legitimate ablation, but say so */
+        const char *ms = p->settings_json ? strstr(p->settings_json, "\"model\":\"") : NULL;
+        if (ms) {
+            int for_sft = !strncmp(ms + 9, "sft\"", 4);
+            if (for_sft != !!o->target_sft)
+                clcdd_log(CLCDD_LOG_WARN, "eraser prompt '%s' was trained on the %s model and is evaluated on "
+                          "the %s model", p->name, for_sft ? "SFT" : "LCDD", o->target_sft ? "SFT" : "LCDD");
+        }
     }
     clcdd_run_render_ctx rctx = {bi.plugin, &b.hp};
     clcdd_eval_tok tc = {bi.tokenizer, clcdd_run_render, &rctx, b.hp.vocab_size};
@@ -467,7 +498,7 @@ clcdd_status clcdd_eval_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, co
             goto done;
     }
     scorer_free(&sc);
-    if (o->sft && (st = kl_bench(&rc, &b, target, &P, rows, o->sft, reg, &pin.ids, &res->kl))) goto done;
+    if (o->sft && rows && o->data && (st = kl_bench(&rc, &b, target, &P, rows, o->sft, o->target_sft ? target : NULL, reg, &pin.ids, &res->kl))) goto done;
 done:
     res->seconds = now_s() - t0;
     if (st != CLCDD_OK) clcdd_eval_result_free(res);

@@ -34,6 +34,9 @@ typedef struct clcdd_eval_options {
     size_t kl_max_new;        /* SFT reference length for the KL benchmark (128) */
     size_t max_len;           /* tokens per held-out text, longer ones are cut (512) */
     size_t limit;             /* 0: every line; else the first N of each file */
+    int target_sft;           /* 1: evaluate the SFT model (sft) instead of base + carrier, the
+                               * archive only supplying the eraser prompt: the standard-SFT
+                               * ablation ("SFT + eraser"); needs carrier and sft */
 } clcdd_eval_options;
 CLCDD_API void clcdd_eval_options_default(clcdd_eval_options *o);
 

@@ -121,6 +121,34 @@ assert a["erased"] is None and a["plain"]["prompts"] == 0, a
 assert abs(a["plain"]["nll"] - b["plain"]["nll"]) <= 1e-4 * b["plain"]["nll"], (a["plain"], b["plain"]["nll"])' \
   "$t/ppl.json" "$ev/expected.json" || die "perplexity from JSONL text"
 
+# --model sft (the standard-SFT ablation): the evaluated model is the --sft checkpoint, the archive
+# only supplies the prompt. With the base itself as "SFT", the plain answers must be the base's own
+# (a run without the carrier), not the LCDD model's, and the KL benchmark must read KL(SFT||SFT) = 0
+# and KL(SFT||SFT+P) = KL(Base||SFT+P) (the same two models).
+"$clcdd" eval "$t/base" --data "$ev/prompts.jsonl" --max-new 20 --answers --json >"$t/basecol.json" 2>"$t/err" \
+  || die "eval of the base: $(cat "$t/err")"
+"$clcdd" eval "$t/base" --carrier "$fx/peft/tiny.clcdd" --erase quiet --model sft --sft "$t/base" \
+  --data "$ev/prompts.jsonl" --max-new 20 --kl-max-new 8 --answers --json >"$t/sftcol.json" 2>"$t/err" \
+  || die "eval --model sft exit $?: $(cat "$t/err")"
+grep -q "trained on the LCDD model and is evaluated on the SFT model" "$t/err" || die "no prompt/model mismatch warning: $(cat "$t/err")"
+python3 - "$t/sftcol.json" "$t/basecol.json" "$t/eval.json" <<'P' || die "eval --model sft does not evaluate the SFT model"
+import json, sys
+s, b, l = (json.load(open(f)) for f in sys.argv[1:4])
+ok = s["evaluated"] == "sft" and l["evaluated"] == "lcdd" and b["evaluated"] == "model"
+pa = [a["plain"] for a in s["answers"]]
+ok &= pa == [a["plain"] for a in b["answers"]]            # the base's answers ...
+ok &= pa != [a["plain"] for a in l["answers"]]            # ... not the LCDD model's
+ok &= s["erased"] is not None and len(s["answers"]) == len(b["answers"])
+kl = s["kl"]
+ok &= kl is not None and abs(kl["sft_lcdd"]) < 1e-6 and kl["sft_lcdd_p"] > 1e-3
+ok &= abs(kl["sft_lcdd_p"] - kl["base_lcdd_p"]) <= 1e-6 * kl["base_lcdd_p"]
+if not ok:
+    print(json.dumps(s["kl"]), pa[:3], [a["plain"] for a in l["answers"]][:3])
+sys.exit(0 if ok else 1)
+P
+"$clcdd" eval "$t/base" --model sft --sft "$t/base" --data "$ev/prompts.jsonl" 2>/dev/null
+[ $? -eq 2 ] || die "--model sft without --carrier should be a usage error"
+
 # the table, and errors that name the file and line
 "$clcdd" eval "$t/base" --data "$ev/prompts.jsonl" --max-new 4 --limit 2 >"$t/table" 2>"$t/err" || die "eval table: $(cat "$t/err")"
 grep -q '^strict IDK' "$t/table" && grep -q 'task accuracy (2 refs)' "$t/table" || die "eval table: $(cat "$t/table")"
