@@ -57,6 +57,13 @@ typedef struct display {
 
 static void progress(const clcdd_erase_progress *p, void *user) {
     display *d = user;
+    if (p->step == 0) { /* the base model's answers, before step 1 */
+        if (d->tty) fprintf(stderr, "\rbase answers %zu/%zu %.0f s\033[K", p->answers_done, p->answers_total,
+                            p->elapsed_s);
+        else fprintf(stderr, "base answers %zu/%zu %.1f s\n", p->answers_done, p->answers_total, p->elapsed_s);
+        fflush(stderr);
+        return;
+    }
     if (d->tty) {
         int w = 20, fill = p->steps ? (int)((double)p->step / (double)p->steps * w) : w;
         fputs("\r[", stderr);

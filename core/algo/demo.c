@@ -206,7 +206,7 @@ static void eraser_progress(const clcdd_eraser_progress *p, void *user) {
     const clcdd_demo_observer *obs = pc->s->obs;
     if (obs && obs->eraser_step) {
         clcdd_erase_progress e = {(int64_t)p->step + 1, (int64_t)p->steps, p->loss, p->mse, p->kl,
-                                  p->resp, p->l2, p->best, now() - pc->s->t_stage};
+                                  p->resp, p->l2, p->best, now() - pc->s->t_stage, 0, 0};
         obs->eraser_step(pc->stage, &e, obs->user);
     }
     if (p->step % 50 != 0 && p->step + 1 != p->steps) return; /* the display's cadence */

@@ -89,9 +89,16 @@ static clcdd_status make_pool(const clcdd_model *m, const clcdd_load_info *info,
     return st;
 }
 
-/* The base model's greedy answers (with EOS when it stopped) for the response term. */
+typedef struct prog {
+    clcdd_erase_progress_fn fn;
+    void *user;
+    double t0;
+} prog;
+
+/* The base model's greedy answers (with EOS when it stopped) for the response term, generated in
+ * chunks of whole batches so that progress can be reported (step 0) between them. */
 static clcdd_status add_answers(clcdd_ctx *ctx, const clcdd_model *base, size_t max_new,
-                                clcdd_prompt_pool *p) {
+                                clcdd_prompt_pool *p, const prog *g) {
     size_t n = p->n;
     p->answer = calloc(n, sizeof *p->answer);
     p->answer_len = calloc(n, sizeof *p->answer_len);
@@ -104,7 +111,16 @@ static clcdd_status add_answers(clcdd_ctx *ctx, const clcdd_model *base, size_t 
         req[i].prompt_len = p->prompt_len[i];
         req[i].out = outs + i * max_new;
     }
-    if (st == CLCDD_OK) st = clcdd_generate_greedy(ctx, base, NULL, req, n, max_new, 16);
+    enum { BATCH = 16, CHUNK = 4 * BATCH };
+    for (size_t i = 0; st == CLCDD_OK && i < n; i += CHUNK) {
+        if (g->fn) {
+            clcdd_erase_progress e;
+            memset(&e, 0, sizeof e);
+            e.elapsed_s = now_s() - g->t0, e.answers_done = i, e.answers_total = n;
+            g->fn(&e, g->user);
+        }
+        st = clcdd_generate_greedy(ctx, base, NULL, req + i, n - i < CHUNK ? n - i : CHUNK, max_new, BATCH);
+    }
     for (size_t i = 0; st == CLCDD_OK && i < n; i++) {
         size_t a = req[i].out_len;
         int32_t eos = base->hp.n_eos ? base->hp.eos_ids[0] : 0;
@@ -150,17 +166,11 @@ static clcdd_status carrier_channels(const clcdd_carrier *c, const clcdd_hparams
     return CLCDD_OK;
 }
 
-typedef struct prog {
-    clcdd_erase_progress_fn fn;
-    void *user;
-    double t0;
-} prog;
-
 static void on_progress(const clcdd_eraser_progress *p, void *user) {
     prog *g = user;
     if (!g->fn) return;
     clcdd_erase_progress e = {(int64_t)p->step + 1, (int64_t)p->steps, p->loss, p->mse, p->kl,
-                              p->resp, p->l2, p->best, now_s() - g->t0};
+                              p->resp, p->l2, p->best, now_s() - g->t0, 0, 0};
     g->fn(&e, g->user);
 }
 
@@ -258,7 +268,8 @@ clcdd_status clcdd_erase_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, c
         st = clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "rows must be 1..4096 and batch 1..1024");
         goto done;
     }
-    if (cfg.w_resp != 0.0f && (st = add_answers(ctx, &b[0], o->answer_max, &pool))) goto done;
+    prog g = {progress, user, t0};
+    if (cfg.w_resp != 0.0f && (st = add_answers(ctx, &b[0], o->answer_max, &pool, &g))) goto done;
 
     const clcdd_channel_set *use = NULL;
     if (o->channels != CLCDD_ERASE_CH_NONE) {
@@ -280,7 +291,6 @@ clcdd_status clcdd_erase_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, c
         st = clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "soft prompt");
         goto done;
     }
-    prog g = {progress, user, t0};
     clcdd_eraser_progress fin;
     memset(&fin, 0, sizeof fin);
     clcdd_eraser_replicas rep;

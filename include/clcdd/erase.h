@@ -43,9 +43,12 @@ typedef struct clcdd_erase_options {
 CLCDD_API void clcdd_erase_options_default(clcdd_erase_options *o);
 
 typedef struct clcdd_erase_progress {
-    int64_t step, steps;
+    int64_t step, steps;      /* step 0: before step 1, the base model's greedy answers (the
+                               * response term's targets) are being generated: answers_done of
+                               * answers_total; the loss fields are then 0 */
     float loss, mse, kl, resp, l2, best;
     double elapsed_s;
+    size_t answers_done, answers_total;
 } clcdd_erase_progress;
 typedef void (*clcdd_erase_progress_fn)(const clcdd_erase_progress *p, void *user);
 

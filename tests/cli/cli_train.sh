@@ -57,8 +57,13 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["name"] ==
   "$t/erase.json" || die "erase --json: $(cat "$t/erase.json")"
 python3 -c 'import json,sys; [json.loads(l)["loss"] for l in open(sys.argv[1])]' "$t/erase_metrics.jsonl" || die "erase metrics"
 "$clcdd" erase "$t/base" --carrier "$t/c.clcdd" --data "$t/train.jsonl" --name resp --preset resp --steps 2 \
-  --rows 2 --batch 2 --answer-max 4 --model sft --sft "$t/sft" --random-channels >/dev/null 2>"$t/err" \
-  || die "erase --preset resp --model sft: $(cat "$t/err")"
+  --rows 2 --batch 2 --answer-max 4 --model sft --sft "$t/sft" --random-channels --metrics "$t/resp_metrics.jsonl" \
+  >/dev/null 2>"$t/err" || die "erase --preset resp --model sft: $(cat "$t/err")"
+# the base answers' progress comes before step 1 and stays out of the step metrics
+grep -q '^base answers 0/3 ' "$t/err" && [ "$(grep -n '^base answers' "$t/err" | head -1 | cut -d: -f1)" -lt \
+  "$(grep -n '^step 1/2' "$t/err" | cut -d: -f1)" ] || die "no base-answer progress before step 1: $(cat "$t/err")"
+python3 -c 'import json,sys; s=[json.loads(l)["step"] for l in open(sys.argv[1])]; assert s == [1, 2], s' \
+  "$t/resp_metrics.jsonl" || die "resp erase metrics: $(cat "$t/resp_metrics.jsonl")"
 "$clcdd" carrier inspect "$t/c.clcdd" --json >"$t/inspect2.json" || die "carrier inspect after erase"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); n=[p["name"] for p in d["prompts"]]; assert n == ["quiet", "resp"], n' \
   "$t/inspect2.json" || die "erase prompts in the archive: $(cat "$t/inspect2.json")"
