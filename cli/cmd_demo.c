@@ -35,6 +35,9 @@ static const char *usage =
     "               the eraser's soft-prompt rows (20), Adam lr (3e-3, cosine decay) and the\n"
     "               weight of its activation-matching term (1; 0 turns it off); every eraser row\n"
     "               uses the same settings\n"
+    "  --eraser-act X  weight of a per-position activation match at the channel set on every\n"
+    "               answer row, teacher-forced on the base's answers (0: off, the default;\n"
+    "               not on the KL-only row, which has no channel terms)\n"
     "  --eraser-trigger prefix|before-assistant|end\n"
     "               where the soft prompt sits: before <bos> (the default), between the user's\n"
     "               text and <assistant>, or after <assistant>\n"
@@ -250,10 +253,10 @@ static int write_report(demo_report *dr, int quick, unsigned long long seed, con
 int clcdd_cmd_demo(int argc, char **argv) {
     clcdd_ctx_options copts = {0};
     int json = 0, quick = 0, lcdd_only = 0, lcdd_kl = 0, lcdd_no_es = 0, lcdd_es = 0;
-    float fv[6] = {-1, -1, -1, -1, -1, -1}; /* lcdd lr, theta lr, rho, lambda min, eraser lr, mse */
+    float fv[7] = {-1, -1, -1, -1, -1, -1, -1}; /* lcdd lr, theta lr, rho, lambda min, eraser lr, mse, act */
     long long lcdd_warmup = -1;
-    static const char *fv_names[6] = {"--lcdd-lr", "--lcdd-theta-lr", "--lcdd-rho", "--lcdd-lambda-min",
-                                      "--eraser-lr", "--eraser-mse"};
+    static const char *fv_names[7] = {"--lcdd-lr", "--lcdd-theta-lr", "--lcdd-rho", "--lcdd-lambda-min",
+                                      "--eraser-lr", "--eraser-mse", "--eraser-act"};
     long long eraser_rows = -1, eraser_trigger = -2;
     int core_rows = 0;
     unsigned long long seed = 42;
@@ -319,7 +322,7 @@ int clcdd_cmd_demo(int argc, char **argv) {
             }
         } else {
             int matched = 0;
-            for (int k = 0; k < 6 && !matched; k++)
+            for (int k = 0; k < 7 && !matched; k++)
                 if (cli_opt_value(argc, argv, &i, fv_names[k], &v)) {
                     matched = 1;
                     if (!v || sscanf(v, "%f", &fv[k]) != 1 || !(fv[k] >= 0)) {
@@ -388,6 +391,7 @@ int clcdd_cmd_demo(int argc, char **argv) {
     if (lcdd_warmup >= 0) o.lcdd_warmup = lcdd_warmup;
     if (fv[4] > 0) o.eraser_lr = fv[4];
     if (fv[5] >= 0) o.eraser_w_mse = fv[5] > 0 ? fv[5] : -1.0f;
+    if (fv[6] >= 0) o.eraser_w_act = fv[6];
     if (eraser_rows > 0) o.eraser_rows = eraser_rows;
     if (eraser_trigger >= -1) o.eraser_trigger = (int32_t)eraser_trigger;
     o.core_rows = core_rows;

@@ -30,7 +30,9 @@ static const char *usage =
     "  --random-channels  MSE on as many random channels per layer (ablation)\n"
     "  --no-mse           no channel MSE term (KL only)\n"
     "  --answer-max N     resp: longest base answer generated (32)\n"
-    "  --metrics FILE     JSONL per logged step: step, loss, mse, kl, resp, l2, best\n"
+    "  --act X            resp: add a per-position activation match at the channels on every\n"
+    "                     answer row, teacher-forced on the base's answers, weight X (0: off)\n"
+    "  --metrics FILE     JSONL per logged step: step, loss, mse, kl, resp, act, l2, best\n"
     "  --json             final summary as JSON on stdout\n"
     "  --report DIR       a report folder: metrics.json, eraser.jsonl, plots of the loss terms\n"
     "                     and the carrier density map, index.html\n"
@@ -71,9 +73,10 @@ static void progress(const clcdd_erase_progress *p, void *user) {
         fprintf(stderr, "] %lld/%lld loss %.4f (mse %.4f kl %.4f resp %.4f l2 %.4f) best %.4f\033[K",
                 (long long)p->step, (long long)p->steps, p->loss, p->mse, p->kl, p->resp, p->l2, p->best);
     } else {
-        fprintf(stderr, "step %lld/%lld loss %.4f mse %.4f kl %.4f resp %.4f l2 %.4f best %.4f %.1f s\n",
-                (long long)p->step, (long long)p->steps, p->loss, p->mse, p->kl, p->resp, p->l2,
-                p->best, p->elapsed_s);
+        fprintf(stderr, "step %lld/%lld loss %.4f mse %.4f kl %.4f resp %.4f l2 %.4f best %.4f",
+                (long long)p->step, (long long)p->steps, p->loss, p->mse, p->kl, p->resp, p->l2, p->best);
+        if (p->act != 0) fprintf(stderr, " act %.4f", p->act);
+        fprintf(stderr, " %.1f s\n", p->elapsed_s);
     }
     fflush(stderr);
     cli_erase_record(d->log, d->metrics, p);
@@ -183,6 +186,10 @@ int clcdd_cmd_erase(int argc, char **argv) {
             NEED(cli_parse_i64(v, 1, &n) && n <= 1024, "an integer from 1 to 1024") o.batch = n;
         } else if (cli_opt_value(argc, argv, &i, "--answer-max", &v)) {
             NEED(cli_parse_i64(v, 1, &n) && n <= 4096, "an integer from 1 to 4096") o.answer_max = (size_t)n;
+        } else if (cli_opt_value(argc, argv, &i, "--act", &v)) {
+            char *end = NULL;
+            double x = v ? strtod(v, &end) : -1;
+            NEED(v && end && !*end && x >= 0 && x <= 1e6, "a weight >= 0") o.w_act = (float)x;
         } else if (cli_opt_value(argc, argv, &i, "--seed", &v)) {
             NEED(cli_parse_i64(v, 0, &n), "a number") o.seed = (uint64_t)n;
         } else if (cli_opt_value(argc, argv, &i, "--lr", &v)) {

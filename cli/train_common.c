@@ -70,8 +70,8 @@ void cli_erase_record(report_log *log, FILE *metrics, const clcdd_erase_progress
     if (!metrics && !log) return;
     char line[400];
     snprintf(line, sizeof line, "{\"step\": %lld, \"loss\": %.6g, \"mse\": %.6g, \"kl\": %.6g, "
-             "\"resp\": %.6g, \"l2\": %.6g, \"best\": %.6g, \"elapsed_s\": %.2f}", (long long)p->step,
-             p->loss, p->mse, p->kl, p->resp, p->l2, p->best, p->elapsed_s);
+             "\"resp\": %.6g, \"act\": %.6g, \"l2\": %.6g, \"best\": %.6g, \"elapsed_s\": %.2f}",
+             (long long)p->step, p->loss, p->mse, p->kl, p->resp, p->act, p->l2, p->best, p->elapsed_s);
     if (metrics) {
         fprintf(metrics, "%s\n", line);
         fflush(metrics);

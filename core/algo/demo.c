@@ -206,7 +206,7 @@ static void eraser_progress(const clcdd_eraser_progress *p, void *user) {
     const clcdd_demo_observer *obs = pc->s->obs;
     if (obs && obs->eraser_step) {
         clcdd_erase_progress e = {(int64_t)p->step + 1, (int64_t)p->steps, p->loss, p->mse, p->kl,
-                                  p->resp, p->l2, p->best, now() - pc->s->t_stage, 0, 0};
+                                  p->resp, p->l2, p->best, now() - pc->s->t_stage, 0, 0, p->act};
         obs->eraser_step(pc->stage, &e, obs->user);
     }
     if (p->step % 50 != 0 && p->step + 1 != p->steps) return; /* the display's cadence */
@@ -229,6 +229,7 @@ static clcdd_status erase_and_score(demo_state *s, const char *name, const clcdd
     if (s->o->eraser_lr > 0) c.lr = s->o->eraser_lr;
     if (s->o->eraser_w_mse != 0) c.w_mse = s->o->eraser_w_mse < 0 ? 0.0f : s->o->eraser_w_mse;
     c.trigger_pos = s->o->eraser_trigger;
+    if (ch) c.w_act = s->o->eraser_w_act; /* a channel term: not on the KL-only row */
     size_t d = m->hp.hidden_size;
     float *P = malloc(c.rows * d * sizeof *P);
     if (!P) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "eraser");

@@ -170,7 +170,7 @@ static void on_progress(const clcdd_eraser_progress *p, void *user) {
     prog *g = user;
     if (!g->fn) return;
     clcdd_erase_progress e = {(int64_t)p->step + 1, (int64_t)p->steps, p->loss, p->mse, p->kl,
-                              p->resp, p->l2, p->best, now_s() - g->t0, 0, 0};
+                              p->resp, p->l2, p->best, now_s() - g->t0, 0, 0, p->act};
     g->fn(&e, g->user);
 }
 
@@ -264,6 +264,7 @@ clcdd_status clcdd_erase_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, c
     if (o->lr > 0) cfg.lr = o->lr;
     if (o->batch) cfg.batch = (size_t)o->batch;
     cfg.seed = o->seed;
+    cfg.w_act = o->w_act;
     if (cfg.rows > 4096 || cfg.batch > 1024) {
         st = clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "rows must be 1..4096 and batch 1..1024");
         goto done;
@@ -304,7 +305,7 @@ clcdd_status clcdd_erase_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, c
     res->loss = fin.loss, res->mse = fin.mse, res->kl = fin.kl, res->resp = fin.resp;
     res->l2 = fin.l2, res->best = fin.best;
 
-    json_t *js = json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:I, s:I, s:f, s:{s:f, s:f, s:f, s:f},"
+    json_t *js = json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:I, s:I, s:f, s:{s:f, s:f, s:f, s:f, s:f},"
                            " s:b, s:s, s:I, s:I, s:s}",
                            "preset", o->preset == CLCDD_ERASE_RESP ? "resp" : "paper",
                            "model", o->sft ? "sft" : "lcdd", "channels", ch_name(o->channels),
@@ -312,7 +313,7 @@ clcdd_status clcdd_erase_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, c
                            "lr", (double)cfg.lr, "batch", (json_int_t)cfg.batch,
                            "seed", (json_int_t)cfg.seed, "max_norm", (double)cfg.max_norm,
                            "weights", "mse", (double)cfg.w_mse, "kl", (double)cfg.w_kl,
-                           "l2", (double)cfg.w_l2, "resp", (double)cfg.w_resp,
+                           "l2", (double)cfg.w_l2, "resp", (double)cfg.w_resp, "act", (double)cfg.w_act,
                            "cosine", cfg.cosine, "data", data, "prompts", (json_int_t)pool.n,
                            "n_channels", (json_int_t)res->channels, "sft", o->sft ? o->sft : "");
     json_t *jm = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f}", "loss", (double)fin.loss,

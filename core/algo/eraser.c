@@ -118,15 +118,18 @@ typedef struct eraser {
     clcdd_tensor ids_b, pos_b, len_b, ids_t, pos_t, len_t;
     clcdd_tensor rows_b, rows_t, kw, kl, klw, logp, compact;
     clcdd_tensor mse_rows, *chans, *targets, mse_loss, sums;
+    clcdd_tensor act_rows_b, act_rows_t, act_diff, act_part; /* the w_act term */
     size_t max_kl_rows;
     size_t n_ch;                         /* channels over all layers: the floats of sums */
     size_t *ch_off;                      /* (L) the first float of each layer's channels in sums */
-    int32_t *h_ids, *h_pos, *h_rows_b, *h_rows_t, *h_mse_rows;
+    int32_t *h_ids, *h_pos, *h_rows_b, *h_rows_t, *h_mse_rows, *h_act_b, *h_act_t;
     float *h_kw, *h_kl, *h_klv;
     /* the slice of the current step (slice_forward, then slice_backward) */
     size_t n, B, nk;                     /* its prompts, the whole batch's prompts, its KL rows */
+    size_t n_act, na;                    /* its answer rows (w_act), the whole batch's */
     clcdd_batch bt;                      /* its triggered batch */
-    float stats[4];                      /* its tail-KL sum and rows, response-KL sum and rows */
+    float stats[5];                      /* its tail-KL sum and rows, response-KL sum and rows,
+                                          * w_act term (unweighted) */
 } eraser;
 
 static clcdd_status mk(clcdd_ctx *ctx, clcdd_dtype dt, size_t n, const char *what, clcdd_tensor *t) {
@@ -142,6 +145,9 @@ static clcdd_tensor head(const clcdd_tensor *t, size_t n) {
 }
 
 static int mse_on(const eraser *e) { return e->ch && e->cfg->w_mse != 0.0f; }
+static int act_on(const eraser *e) {
+    return e->ch && e->cfg->w_act != 0.0f && e->cfg->w_resp != 0.0f && e->pool->answer;
+}
 
 /* Layer l has channels in the MSE term. */
 static int has_channels(const eraser *e, uint32_t l) {
@@ -155,7 +161,8 @@ static void eraser_free(eraser *e) {
     clcdd_tensor *ts[] = {&e->P, &e->Pbest, &e->dP, &e->m, &e->v, &e->gsq, &e->best, &e->loss,
                           &e->part, &e->ids_b, &e->pos_b, &e->len_b, &e->ids_t, &e->pos_t,
                           &e->len_t, &e->rows_b, &e->rows_t, &e->kw, &e->kl, &e->klw, &e->logp,
-                          &e->compact, &e->mse_rows, &e->mse_loss, &e->sums};
+                          &e->compact, &e->mse_rows, &e->mse_loss, &e->sums, &e->act_rows_b,
+                          &e->act_rows_t, &e->act_diff, &e->act_part};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) clcdd_tensor_destroy(ts[i]);
     if (e->chans)
         for (uint32_t l = 0; l < e->base->hp.n_layers; l++) {
@@ -164,6 +171,7 @@ static void eraser_free(eraser *e) {
         }
     free(e->chans), free(e->targets), free(e->ch_off);
     free(e->h_ids), free(e->h_pos), free(e->h_rows_b), free(e->h_rows_t), free(e->h_mse_rows);
+    free(e->h_act_b), free(e->h_act_t);
     free(e->h_kw), free(e->h_kl), free(e->h_klv);
 }
 
@@ -254,10 +262,50 @@ static clcdd_status mse_loss(eraser *e) {
 }
 
 /* The backward's hook: the MSE gradient at this slice's rows (user: the eraser). */
+/* The w_act term at layer l in the forward: diff = x_model+P - x_base at the slice's answer rows
+ * and the layer's channels into act_diff (kept for the backward), the unweighted term into
+ * loss[5]. */
+static clcdd_status act_pair_forward(eraser *e, uint32_t l) {
+    cl_kernel k;
+    TRY(clcdd_ctx_kernel(e->ctx, "eraser", "", "act_pair_diff", &k));
+    clcdd_tensor xm = clcdd_act(&e->acts, e->acts.x[l + 1]), xb = clcdd_act(&e->base_acts, e->base_acts.x[l + 1]);
+    cl_ulong xmo = xm.offset / 4, xbo = xb.offset / 4, doff = (cl_ulong)(e->max_kl_rows * e->ch_off[l]);
+    cl_uint un = (cl_uint)e->n_act, uc = e->ch->count[l], ud = (cl_uint)e->d;
+    float scale = 1.0f / ((float)e->L_c * (float)uc * (float)e->na);
+    int i = 0;
+    KARG(k, i++, e->act_diff.buf); KARG(k, i++, doff); KARG(k, i++, xm.buf); KARG(k, i++, xmo);
+    KARG(k, i++, xb.buf); KARG(k, i++, xbo); KARG(k, i++, e->act_rows_t.buf); KARG(k, i++, e->act_rows_b.buf);
+    KARG(k, i++, un); KARG(k, i++, e->chans[l].buf); KARG(k, i++, e->act_part.buf); KARG(k, i++, uc);
+    KARG(k, i++, ud); KARG(k, i++, scale);
+    TRY(clcdd_launch_1d(e->ctx, k, uc, "act_pair_diff"));
+    int64_t s1[1] = {1};
+    clcdd_tensor acc, tmp, part = head(&e->act_part, uc);
+    TRY(clcdd_tensor_view(&e->loss, 5, 1, s1, &acc));
+    TRY(clcdd_tensor_view(&e->loss, 4, 1, s1, &tmp));
+    TRY(clcdd_sum(e->ctx, &tmp, &part));
+    return clcdd_axpy(e->ctx, &acc, &tmp, 1.0f);
+}
+
+/* Its gradient into dx (d loss / d x[l + 1]) at the slice's answer rows. */
+static clcdd_status act_pair_backward(eraser *e, uint32_t l, const clcdd_tensor *dx) {
+    cl_kernel k;
+    TRY(clcdd_ctx_kernel(e->ctx, "eraser", "", "act_pair_grad", &k));
+    cl_ulong dxo = dx->offset / 4, doff = (cl_ulong)(e->max_kl_rows * e->ch_off[l]);
+    cl_uint un = (cl_uint)e->n_act, uc = e->ch->count[l], ud = (cl_uint)e->d;
+    float g = 2.0f * e->cfg->w_act / ((float)e->L_c * (float)uc * (float)e->na);
+    int i = 0;
+    KARG(k, i++, dx->buf); KARG(k, i++, dxo); KARG(k, i++, e->act_rows_t.buf); KARG(k, i++, un);
+    KARG(k, i++, e->chans[l].buf); KARG(k, i++, uc); KARG(k, i++, ud); KARG(k, i++, e->act_diff.buf);
+    KARG(k, i++, doff); KARG(k, i++, g);
+    return clcdd_launch_1d(e->ctx, k, uc, "act_pair_grad");
+}
+
 static clcdd_status mse_hook(clcdd_ctx *ctx, uint32_t l, clcdd_tensor *dx, void *user) {
     eraser *e = user;
     (void)ctx;
-    if (!mse_on(e) || !has_channels(e, l)) return CLCDD_OK;
+    if (!has_channels(e, l)) return CLCDD_OK;
+    if (act_on(e) && e->n_act) TRY(act_pair_backward(e, l, dx));
+    if (!mse_on(e)) return CLCDD_OK;
     return act_mse(e, l, dx, e->n);
 }
 
@@ -285,13 +333,15 @@ static clcdd_status setup(eraser *e) {
     e->h_rows_b = malloc(e->max_kl_rows * sizeof(int32_t));
     e->h_rows_t = malloc(e->max_kl_rows * sizeof(int32_t));
     e->h_mse_rows = malloc((B > c->n_target ? B : c->n_target) * sizeof(int32_t));
+    e->h_act_b = malloc(e->max_kl_rows * sizeof(int32_t));
+    e->h_act_t = malloc(e->max_kl_rows * sizeof(int32_t));
     e->h_kw = malloc(e->max_kl_rows * sizeof(float));
     e->h_kl = malloc(e->max_kl_rows * sizeof(float));
     e->h_klv = malloc(e->max_kl_rows * sizeof(float));
     e->chans = calloc(hp->n_layers, sizeof *e->chans);
     e->targets = calloc(hp->n_layers, sizeof *e->targets);
     e->ch_off = calloc(hp->n_layers, sizeof *e->ch_off);
-    if (!e->h_ids || !e->h_pos || !e->h_rows_b || !e->h_rows_t || !e->h_mse_rows || !e->h_kw ||
+    if (!e->h_ids || !e->h_pos || !e->h_rows_b || !e->h_rows_t || !e->h_mse_rows || !e->h_act_b || !e->h_act_t || !e->h_kw ||
         !e->h_kl || !e->h_klv || !e->chans || !e->targets || !e->ch_off)
         return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "eraser buffers");
     e->n_ch = 0;
@@ -327,6 +377,12 @@ static clcdd_status setup(eraser *e) {
     TRY(mk(ctx, CLCDD_I32, B > c->n_target ? B : c->n_target, "MSE rows", &e->mse_rows));
     TRY(mk(ctx, CLCDD_F32, maxc, "MSE losses", &e->mse_loss));
     TRY(mk(ctx, CLCDD_F32, e->n_ch, "channel sums", &e->sums));
+    if (act_on(e)) {
+        TRY(mk(ctx, CLCDD_I32, e->max_kl_rows, "answer rows (base)", &e->act_rows_b));
+        TRY(mk(ctx, CLCDD_I32, e->max_kl_rows, "answer rows", &e->act_rows_t));
+        TRY(mk(ctx, CLCDD_F32, e->max_kl_rows * e->n_ch, "activation differences", &e->act_diff));
+        TRY(mk(ctx, CLCDD_F32, maxc, "activation-match losses", &e->act_part));
+    }
     for (uint32_t l = 0; l < hp->n_layers; l++) {
         if (!has_channels(e, l)) continue;
         TRY(mk(ctx, CLCDD_I32, e->ch->count[l], "channels", &e->chans[l]));
@@ -407,7 +463,7 @@ static clcdd_status slice_forward(eraser *e, const size_t *pick, size_t n, size_
     const clcdd_eraser_config *c = e->cfg;
     size_t Tp = c->rows;
     int use_resp = c->w_resp != 0.0f && e->pool->answer;
-    e->n = n, e->B = B, e->nk = 0;
+    e->n = n, e->B = B, e->nk = 0, e->n_act = 0, e->na = na;
     memset(&e->bt, 0, sizeof e->bt);
     TRY(clcdd_tensor_fill(ctx, &e->loss, 0.0f));
     if (mse_on(e)) TRY(clcdd_tensor_fill(ctx, &e->sums, 0.0f));
@@ -453,6 +509,12 @@ static clcdd_status slice_forward(eraser *e, const size_t *pick, size_t n, size_
             if (e->h_kl[i] != 0) e->h_kw[i] += c->w_resp / (float)na - c->w_resp;
     }
     e->nk = nk;
+    if (act_on(e))
+        for (size_t i = 0; i < nk; i++)
+            if (e->h_kl[i] != 0) {
+                e->h_act_b[e->n_act] = e->h_rows_b[i];
+                e->h_act_t[e->n_act++] = e->h_rows_t[i];
+            }
     clcdd_batch bb, bt;
     memset(&bb, 0, sizeof bb);
     memset(&bt, 0, sizeof bt);
@@ -467,6 +529,11 @@ static clcdd_status slice_forward(eraser *e, const size_t *pick, size_t n, size_
         TRY(clcdd_tensor_upload(ctx, &rb, e->h_rows_b));
         TRY(clcdd_tensor_upload(ctx, &rt, e->h_rows_t));
         TRY(clcdd_tensor_upload(ctx, &kw, e->h_kw));
+    }
+    if (e->n_act) {
+        clcdd_tensor ab = head(&e->act_rows_b, e->n_act), at = head(&e->act_rows_t, e->n_act);
+        TRY(clcdd_tensor_upload(ctx, &ab, e->h_act_b));
+        TRY(clcdd_tensor_upload(ctx, &at, e->h_act_t));
     }
     /* triggered batch: soft-prompt rows then the same tokens */
     for (size_t b = 0; b < n; b++) {
@@ -512,6 +579,9 @@ static clcdd_status slice_forward(eraser *e, const size_t *pick, size_t n, size_
     if (mse_on(e))
         for (uint32_t l = 0; l < e->model->hp.n_layers; l++)
             if (has_channels(e, l)) TRY(act_accumulate(e, &e->sums, e->ch_off[l], &e->acts, l, n));
+    if (e->n_act) /* the base's activations of this batch are in base_acts (the response term ran) */
+        for (uint32_t l = 0; l < e->model->hp.n_layers; l++)
+            if (has_channels(e, l)) TRY(act_pair_forward(e, l));
     return CLCDD_OK;
 }
 
@@ -533,8 +603,19 @@ static clcdd_status slice_backward(eraser *e, int stats) {
         TRY(clcdd_mul(ctx, &part, &klv, &kwt));
         TRY(clcdd_tensor_view(&e->loss, 2, 1, s1, &kls));
         TRY(clcdd_sum(ctx, &kls, &part));
+        if (e->n_act) { /* the w_act term rides with the KL sum through the replicas' reduction */
+            clcdd_tensor act;
+            TRY(clcdd_tensor_view(&e->loss, 5, 1, s1, &act));
+            TRY(clcdd_axpy(ctx, &kls, &act, e->cfg->w_act));
+        }
     }
     memset(e->stats, 0, sizeof e->stats);
+    if (stats && e->n_act) {
+        int64_t s1[1] = {1};
+        clcdd_tensor act;
+        TRY(clcdd_tensor_view(&e->loss, 5, 1, s1, &act));
+        TRY(clcdd_tensor_download(ctx, &act, &e->stats[4]));
+    }
     if (stats && nk) {
         clcdd_tensor klv = head(&e->kl, nk);
         TRY(clcdd_tensor_download(ctx, &klv, e->h_klv));
@@ -610,7 +691,7 @@ static clcdd_status report(eraser *e, const float *stats, clcdd_eraser_progress 
     float l[8];
     TRY(clcdd_tensor_download(e->ctx, &e->loss, l));
     pr->loss = l[0], pr->mse = l[1], pr->l2 = l[3];
-    pr->kl = stats[0], pr->resp = stats[2];
+    pr->kl = stats[0], pr->resp = stats[2], pr->act = stats[4];
     if (stats[3] != 0) pr->resp /= stats[3];
     if (stats[1] != 0) pr->kl /= stats[1];
     return clcdd_tensor_download(e->ctx, &e->best, &pr->best);
@@ -670,7 +751,7 @@ static clcdd_status task_backward(void *user, size_t k) {
     if (st == CLCDD_OK) st = clcdd_ctx_finish(e->ctx);
     g->seconds[k] = now_s() - t0;
     if (st == CLCDD_OK && g->dp) {
-        size_t nP = g->n_grad - 5;
+        size_t nP = g->n_grad - 6;
         int64_t s1[1] = {1};
         clcdd_tensor kls;
         st = clcdd_tensor_download(e->ctx, &e->dP, g->part[k]);
@@ -724,7 +805,7 @@ static clcdd_status group_step(group *g, const size_t *pick, size_t it, int upda
     if (g->dp) { /* reduction 2: dP, the weighted KL sum and the log's KL sums */
         TRY(clcdd_dp_reduce(g->part, g->n, g->n_grad, g->comm, g->gather, "the soft prompt's gradient",
                             &g->t_exchange));
-        size_t nP = g->n_grad - 5;
+        size_t nP = g->n_grad - 6;
         int64_t s1[1] = {1};
         for (size_t k = 0; k < g->n; k++) {
             eraser *e = &g->e[k];
@@ -785,7 +866,8 @@ static uint64_t run_hash(const eraser *e) {
         h = hash_of(e->ch->idx[l], e->ch->count[l] * sizeof(int32_t), h);
     }
     uint64_t z[] = {c->rows, c->steps, c->batch, c->n_target, c->tail_k, (uint64_t)c->cosine, c->seed};
-    float f[] = {c->max_norm, c->lr, c->beta1, c->beta2, c->eps, c->clip, c->w_mse, c->w_kl, c->w_l2, c->w_resp};
+    float f[] = {c->max_norm, c->lr, c->beta1, c->beta2, c->eps, c->clip, c->w_mse, c->w_kl, c->w_l2, c->w_resp,
+                 c->w_act};
     h = hash_of(z, sizeof z, h);
     return hash_of(f, sizeof f, h);
 }
@@ -801,7 +883,7 @@ static clcdd_status group_plan(group *g, const clcdd_eraser_replicas *r) {
     eraser *e = g->e;
     size_t nP = e->cfg->rows * e->d, most;
     g->n_sums = mse_on(e) ? e->n_ch : 0;
-    g->n_grad = nP + 5;
+    g->n_grad = nP + 6; /* dP, the weighted KL sum, the 5 stats */
     most = g->n_sums > g->n_grad ? g->n_sums : g->n_grad;
     for (size_t k = 0; k < g->n; k++)
         if (!(g->part[k] = malloc(most * sizeof(float))))
@@ -831,6 +913,13 @@ static clcdd_status group_plan(group *g, const clcdd_eraser_replicas *r) {
     return CLCDD_OK;
 }
 
+static clcdd_status check_act(const clcdd_eraser_config *cfg, const clcdd_channel_set *channels) {
+    if (cfg->w_act != 0.0f && (cfg->w_resp == 0.0f || !channels || !clcdd_channel_set_total(channels)))
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "the per-position activation match (w_act) needs the "
+                          "response term (the base's answers, w_resp > 0) and a non-empty channel set");
+    return CLCDD_OK;
+}
+
 clcdd_status clcdd_eraser_train_dp(const clcdd_eraser_replicas *r, const clcdd_channel_set *channels,
                                    const clcdd_prompt_pool *pool, const clcdd_eraser_config *cfg,
                                    clcdd_eraser_progress_fn progress, void *user, float *P_out,
@@ -842,6 +931,7 @@ clcdd_status clcdd_eraser_train_dp(const clcdd_eraser_replicas *r, const clcdd_c
     if (cfg->w_resp != 0.0f && !pool->answer)
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT,
                           "the response-KL term needs the base model's answers for the prompt pool");
+    TRY(check_act(cfg, channels));
     if (!r || r->n == 0 || r->n > CLCDD_DP_MAX_LOCAL || !r->ctx || !r->base || !r->model)
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "eraser: 1 to %d devices with a base and a "
                           "model each", CLCDD_DP_MAX_LOCAL);
@@ -916,6 +1006,7 @@ clcdd_status clcdd_eraser_loss_grad(clcdd_ctx *ctx, const clcdd_model *base, con
                                     float *grad) {
     if (B == 0 || B > cfg->batch || B > 1024)
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "batch of %zu prompts (1..%zu)", B, cfg->batch);
+    TRY(check_act(cfg, channels));
     eraser e;
     memset(&e, 0, sizeof e);
     e.ctx = ctx, e.base = base, e.model = model, e.pool = pool, e.cfg = cfg;

@@ -57,6 +57,11 @@ typedef struct clcdd_eraser_config {
     size_t n_target;      /* prompts averaged for the base targets (200) */
     size_t tail_k;        /* KL over the last k prompt positions (8) */
     float w_mse, w_kl, w_l2, w_resp; /* (1.0, 0.7, 0.1, 0) */
+    float w_act;          /* (0) extension: per-position activation match at the channels, on
+                           * every answer-predicting row (needs w_resp, answers and channels):
+                           * w_act * mean over layers with channels of the mean over the batch's
+                           * answer rows and the layer's channels of (x_model+P - x_base)^2, both
+                           * teacher-forced on the base model's answers */
     int cosine;           /* 1: cosine decay of lr to 0 */
     uint64_t seed;
     size_t log_every;     /* progress every N steps and at the last (0: 50) */
@@ -80,6 +85,7 @@ typedef struct clcdd_prompt_pool {
 typedef struct clcdd_eraser_progress {
     size_t step, steps;
     float loss, mse, kl, resp, l2, best;
+    float act;            /* the w_act term, unweighted (0 when off) */
 } clcdd_eraser_progress;
 
 typedef void (*clcdd_eraser_progress_fn)(const clcdd_eraser_progress *p, void *user);

@@ -38,6 +38,8 @@ typedef struct clcdd_demo_options {
     int32_t eraser_trigger; /* -1: soft prompt before <bos> (the spec); k >= 0: before the
                              * prompt's last k tokens (1: between the user's text and <assistant>) */
     int core_rows;          /* 1: only the LCDD + eraser and SFT + eraser (KL only) eraser rows */
+    float eraser_w_act;     /* weight of the per-position activation match at the channel set on
+                             * the answer rows (0: off; rows without channels never use it) */
 } clcdd_demo_options;
 
 CLCDD_API void clcdd_demo_options_default(clcdd_demo_options *o, int quick);

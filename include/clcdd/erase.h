@@ -39,6 +39,8 @@ typedef struct clcdd_erase_options {
                                * over them (split: prompts per device) and the channel sums, the
                                * gradient of P and the loss terms are summed in a fixed order
                                * (docs/scaling.md); rank 0 writes the archive */
+    float w_act;              /* resp preset: weight of the per-position activation match at the
+                               * channels on the base's answers (0: off; docs/cli.md) */
 } clcdd_erase_options;
 CLCDD_API void clcdd_erase_options_default(clcdd_erase_options *o);
 
@@ -49,6 +51,7 @@ typedef struct clcdd_erase_progress {
     float loss, mse, kl, resp, l2, best;
     double elapsed_s;
     size_t answers_done, answers_total;
+    float act;                /* the activation-match term (w_act), unweighted; 0 when off */
 } clcdd_erase_progress;
 typedef void (*clcdd_erase_progress_fn)(const clcdd_erase_progress *p, void *user);
 

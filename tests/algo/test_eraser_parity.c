@@ -3,7 +3,8 @@
  * last 3 prompt positions, response KL on teacher-forced answers and L2, for a batch of 3 prompts
  * of different lengths (right-padded) on the LCDD fixture's tiny LLaMA.
  * The same with the soft prompt placed before the last 1 and the last 0 prompt tokens
- * (clcdd_eraser_config.trigger_pos), whose reference locates every row independently.
+ * (clcdd_eraser_config.trigger_pos), whose reference locates every row independently; and with the
+ * per-position activation match at the channels (w_act) added.
  * Tolerance: loss terms 1e-4 relative; gradient 1e-3 relative + 1e-5 absolute (float32 through
  * two forward passes and a backward in a different summation order). */
 #include <math.h>
@@ -99,6 +100,22 @@ Test(eraser, loss_and_gradient_match_pytorch) {
         cr_expect(fabsf(got.mse - lw[1]) <= 1e-4f * lw[1] + 1e-7f, "at %d: mse %.6f vs %.6f", at, got.mse, lw[1]);
         cr_expect(fabsf(got.resp - lw[3]) <= 1e-4f * lw[3], "at %d: response KL %.6f vs %.6f", at, got.resp, lw[3]);
         cr_expect(th_check_close(gn, grad, gw, nP, 1e-3, 1e-5));
+        free(lw), free(gw);
+    }
+    /* the per-position activation match (w_act 0.8) on top, the soft prompt before the prompt */
+    {
+        float *lw = fx_tensor_f32(ref, "loss_act", NULL), *gw = fx_tensor_f32(ref, "grad_act", NULL);
+        c.trigger_pos = CLCDD_TRIGGER_PREFIX;
+        c.w_act = 0.8f;
+        TH_OK(clcdd_eraser_loss_grad(ctx, &base, &model, &ch, &pool, &c, P, pick, 3, &got, grad));
+        cr_expect(fabsf(got.loss - lw[0]) <= 1e-4f * lw[0], "w_act: total %.6f vs %.6f", got.loss, lw[0]);
+        cr_expect(fabsf(got.act - lw[5]) <= 1e-4f * lw[5], "w_act: act %.6f vs %.6f", got.act, lw[5]);
+        cr_expect(fabsf(got.resp - lw[3]) <= 1e-4f * lw[3], "w_act: response KL %.6f vs %.6f", got.resp, lw[3]);
+        cr_expect(th_check_close("grad_act", grad, gw, nP, 1e-3, 1e-5));
+        /* without the response term there are no teacher-forced answers to match at: refused */
+        c.w_resp = 0.0f;
+        cr_expect(clcdd_eraser_loss_grad(ctx, &base, &model, &ch, &pool, &c, P, pick, 3, &got, grad) != CLCDD_OK);
+        c.w_resp = 0.5f, c.w_act = 0.0f;
         free(lw), free(gw);
     }
     for (int i = 0; i < 4; i++) free(pr[i]), free(an[i]);

@@ -57,13 +57,17 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["name"] ==
   "$t/erase.json" || die "erase --json: $(cat "$t/erase.json")"
 python3 -c 'import json,sys; [json.loads(l)["loss"] for l in open(sys.argv[1])]' "$t/erase_metrics.jsonl" || die "erase metrics"
 "$clcdd" erase "$t/base" --carrier "$t/c.clcdd" --data "$t/train.jsonl" --name resp --preset resp --steps 2 \
-  --rows 2 --batch 2 --answer-max 4 --model sft --sft "$t/sft" --random-channels --metrics "$t/resp_metrics.jsonl" \
+  --rows 2 --batch 2 --answer-max 4 --model sft --sft "$t/sft" --random-channels --act 0.5 --metrics "$t/resp_metrics.jsonl" \
   >/dev/null 2>"$t/err" || die "erase --preset resp --model sft: $(cat "$t/err")"
 # the base answers' progress comes before step 1 and stays out of the step metrics
 grep -q '^base answers 0/3 ' "$t/err" && [ "$(grep -n '^base answers' "$t/err" | head -1 | cut -d: -f1)" -lt \
   "$(grep -n '^step 1/2' "$t/err" | cut -d: -f1)" ] || die "no base-answer progress before step 1: $(cat "$t/err")"
-python3 -c 'import json,sys; s=[json.loads(l)["step"] for l in open(sys.argv[1])]; assert s == [1, 2], s' \
+python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; assert [x["step"] for x in r] == [1, 2] and all(x["act"] > 0 for x in r), r' \
   "$t/resp_metrics.jsonl" || die "resp erase metrics: $(cat "$t/resp_metrics.jsonl")"
+# the activation match needs channels: with --no-mse it is refused, naming the term
+"$clcdd" erase "$t/base" --carrier "$t/c.clcdd" --data "$t/train.jsonl" --name x --preset resp --steps 1 \
+  --rows 2 --batch 2 --answer-max 4 --no-mse --act 0.5 >/dev/null 2>"$t/err"
+[ $? -eq 1 ] && grep -q 'activation match (w_act) needs' "$t/err" || die "--act with --no-mse: $(cat "$t/err")"
 "$clcdd" carrier inspect "$t/c.clcdd" --json >"$t/inspect2.json" || die "carrier inspect after erase"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); n=[p["name"] for p in d["prompts"]]; assert n == ["quiet", "resp"], n' \
   "$t/inspect2.json" || die "erase prompts in the archive: $(cat "$t/inspect2.json")"

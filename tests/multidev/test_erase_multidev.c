@@ -2,7 +2,8 @@
  * on the tiny LLaMA of the LCDD fixture: erase in the SFT model against the base, a pool of the
  * fixture's 8 sequences (prompt: the tokens before the first loss token; answer: the rest), 3 + 2
  * random channels in the two layers, batch 6, 10 steps, every loss term on (channel MSE, tail KL,
- * response KL, L2) so each normalisation by the whole batch is exercised.
+ * response KL, the per-position activation match, L2) so each normalisation by the whole batch is
+ * exercised.
  *
  * What must hold:
  * - two devices equal one device within the tolerances below: the final (best) P, and every
@@ -99,12 +100,12 @@ static void fixture_free(fixture *f) {
 static void config(clcdd_eraser_config *c) {
     clcdd_eraser_config_paper(c);
     c->rows = ROWS, c->batch = 6, c->n_target = 8, c->tail_k = 3, c->steps = STEPS, c->lr = 0.05f;
-    c->w_mse = 1.0f, c->w_kl = 0.7f, c->w_l2 = 0.1f, c->w_resp = 0.5f, c->cosine = 1;
+    c->w_mse = 1.0f, c->w_kl = 0.7f, c->w_l2 = 0.1f, c->w_resp = 0.5f, c->w_act = 0.3f, c->cosine = 1;
     c->log_every = 1;
 }
 
 typedef struct run_out {
-    float loss[STEPS], mse[STEPS], kl[STEPS], resp[STEPS], l2[STEPS], best[STEPS];
+    float loss[STEPS], mse[STEPS], kl[STEPS], resp[STEPS], act[STEPS], l2[STEPS], best[STEPS];
     float P[ROWS * DIM];
     clcdd_dp_plan plan;
 } run_out;
@@ -114,6 +115,7 @@ static void record(const clcdd_eraser_progress *p, void *user) {
     cr_assert(p->step < STEPS);
     o->loss[p->step] = p->loss, o->mse[p->step] = p->mse, o->kl[p->step] = p->kl;
     o->resp[p->step] = p->resp, o->l2[p->step] = p->l2, o->best[p->step] = p->best;
+    o->act[p->step] = p->act;
 }
 
 /* The eraser on n devices (n = 1: one device, no reduction) with the given split (NULL:
@@ -177,7 +179,8 @@ static void expect_close(const run_out *two, const run_out *one, const char *wha
         const char *name;
         const float *a, *b;
     } terms[] = {{"loss", two->loss, one->loss}, {"mse", two->mse, one->mse}, {"tail kl", two->kl, one->kl},
-                 {"response kl", two->resp, one->resp}, {"l2", two->l2, one->l2}, {"best", two->best, one->best}};
+                 {"response kl", two->resp, one->resp}, {"activation match", two->act, one->act},
+                 {"l2", two->l2, one->l2}, {"best", two->best, one->best}};
     cr_expect(dp <= TOL_P, "%s: P differs from one device's by %.3g (max abs, tolerance %g)", what, dp, TOL_P);
     double worst = 0;
     for (size_t i = 0; i < sizeof terms / sizeof terms[0]; i++) {
@@ -194,7 +197,8 @@ static void expect_close(const run_out *two, const run_out *one, const char *wha
 static void expect_bit_identical(const run_out *a, const run_out *b, const char *what) {
     cr_expect(memcmp(a->P, b->P, sizeof a->P) == 0, "%s: P differs", what);
     cr_expect(memcmp(a->loss, b->loss, sizeof a->loss) == 0 && memcmp(a->mse, b->mse, sizeof a->mse) == 0 &&
-                  memcmp(a->resp, b->resp, sizeof a->resp) == 0 && memcmp(a->kl, b->kl, sizeof a->kl) == 0,
+                  memcmp(a->resp, b->resp, sizeof a->resp) == 0 && memcmp(a->kl, b->kl, sizeof a->kl) == 0 &&
+                  memcmp(a->act, b->act, sizeof a->act) == 0,
               "%s: the loss terms differ", what);
 }
 
@@ -224,7 +228,7 @@ Test(erase_multidev, two_devices_match_one) {
     expect_bit_identical(bc, uneven, "split 1+5 with and without the broadcast of P");
     cr_expect(two->plan.replicas == 2 && two->plan.window == 6 && two->plan.examples[0] == 3 &&
                   two->plan.identical && two->plan.steps == STEPS && two->plan.reduce_bytes ==
-                  4 * (5 + ROWS * DIM + 5),
+                  4 * (5 + ROWS * DIM + 6), /* channel sums; dP, the weighted KL sum, 5 log sums */
               "plan: %zu replicas, window %zu, %zu + %zu prompts, %llu bytes", two->plan.replicas,
               two->plan.window, two->plan.examples[0], two->plan.examples[1],
               (unsigned long long)two->plan.reduce_bytes);
