@@ -42,6 +42,8 @@ static const char *usage =
     "               where the soft prompt sits: before <bos> (the default), between the user's\n"
     "               text and <assistant>, or after <assistant>\n"
     "  --core-rows  only the LCDD + eraser and SFT + eraser (KL only) eraser rows\n"
+    "  --eraser-keep-last\n"
+    "               keep the last soft prompt instead of the one with the lowest batch loss\n"
     "  --json       the table as JSON on stdout\n"
     "  --report DIR a report folder: metrics.json (the --json table), the step logs (sft.jsonl,\n"
     "               lcdd.jsonl, eraser-*.jsonl), SVG plots and index.html\n"
@@ -258,7 +260,7 @@ int clcdd_cmd_demo(int argc, char **argv) {
     static const char *fv_names[7] = {"--lcdd-lr", "--lcdd-theta-lr", "--lcdd-rho", "--lcdd-lambda-min",
                                       "--eraser-lr", "--eraser-mse", "--eraser-act"};
     long long eraser_rows = -1, eraser_trigger = -2;
-    int core_rows = 0;
+    int core_rows = 0, keep_last = 0;
     unsigned long long seed = 42;
     long long ov[5] = {-1, -1, -1, -1, -1}; /* eval, sft, lcdd, eraser, pool */
     const char *pretrain_dir = NULL, *report_dir = NULL;
@@ -302,6 +304,8 @@ int clcdd_cmd_demo(int argc, char **argv) {
             }
         } else if (!strcmp(argv[i], "--core-rows")) {
             core_rows = 1;
+        } else if (!strcmp(argv[i], "--eraser-keep-last")) {
+            keep_last = 1;
         } else if (cli_opt_value(argc, argv, &i, "--eraser-rows", &v)) {
             if (!v || sscanf(v, "%lld", &eraser_rows) != 1 || eraser_rows < 1 || eraser_rows > 256) {
                 fprintf(stderr, "clcdd demo: --eraser-rows needs a number of rows from 1 to 256\n");
@@ -395,6 +399,7 @@ int clcdd_cmd_demo(int argc, char **argv) {
     if (eraser_rows > 0) o.eraser_rows = eraser_rows;
     if (eraser_trigger >= -1) o.eraser_trigger = (int32_t)eraser_trigger;
     o.core_rows = core_rows;
+    o.eraser_keep_last = keep_last;
     o.lcdd_only = lcdd_only;
     if (lcdd_kl) o.lcdd_kl_loss = 1;
     if (lcdd_no_es) o.lcdd_early_stop = 0;

@@ -865,7 +865,8 @@ static uint64_t run_hash(const eraser *e) {
         h = hash_of(&e->ch->count[l], sizeof e->ch->count[l], h);
         h = hash_of(e->ch->idx[l], e->ch->count[l] * sizeof(int32_t), h);
     }
-    uint64_t z[] = {c->rows, c->steps, c->batch, c->n_target, c->tail_k, (uint64_t)c->cosine, c->seed};
+    uint64_t z[] = {c->rows, c->steps, c->batch, c->n_target, c->tail_k, (uint64_t)c->cosine, c->seed,
+                    (uint64_t)c->keep_last};
     float f[] = {c->max_norm, c->lr, c->beta1, c->beta2, c->eps, c->clip, c->w_mse, c->w_kl, c->w_l2, c->w_resp,
                  c->w_act};
     h = hash_of(z, sizeof z, h);
@@ -976,7 +977,8 @@ clcdd_status clcdd_eraser_train_dp(const clcdd_eraser_replicas *r, const clcdd_c
     if (st == CLCDD_OK) {
         float best = INFINITY;
         st = clcdd_tensor_download(e[0].ctx, &e[0].best, &best);
-        if (st == CLCDD_OK) st = clcdd_tensor_download(e[0].ctx, isfinite(best) ? &e[0].Pbest : &e[0].P, P_out);
+        const clcdd_tensor *keep = isfinite(best) && !cfg->keep_last ? &e[0].Pbest : &e[0].P;
+        if (st == CLCDD_OK) st = clcdd_tensor_download(e[0].ctx, keep, P_out);
         pr.best = best;
     }
     if (g.dp) {

@@ -63,6 +63,7 @@ typedef struct clcdd_eraser_config {
                            * answer rows and the layer's channels of (x_model+P - x_base)^2, both
                            * teacher-forced on the base model's answers */
     int cosine;           /* 1: cosine decay of lr to 0 */
+    int keep_last;        /* 1: return the last P instead of the spec's lowest-batch-loss P */
     uint64_t seed;
     size_t log_every;     /* progress every N steps and at the last (0: 50) */
 } clcdd_eraser_config;

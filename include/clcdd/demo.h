@@ -40,6 +40,7 @@ typedef struct clcdd_demo_options {
     int core_rows;          /* 1: only the LCDD + eraser and SFT + eraser (KL only) eraser rows */
     float eraser_w_act;     /* weight of the per-position activation match at the channel set on
                              * the answer rows (0: off; rows without channels never use it) */
+    int eraser_keep_last;   /* 1: keep the last P, not the lowest-batch-loss P of the spec */
 } clcdd_demo_options;
 
 CLCDD_API void clcdd_demo_options_default(clcdd_demo_options *o, int quick);

@@ -20,57 +20,76 @@
 
 #define FX CLCDD_TEST_DATA "/fixtures"
 
-Test(eraser, loss_and_gradient_match_pytorch) {
-    clcdd_ctx *ctx = th_ctx();
+typedef struct fx {
+    clcdd_ctx *ctx;
+    clcdd_model base, model;
+    clcdd_safetensors *ref;
+    clcdd_prompt_pool pool;
+    int32_t *pr[4], *an[4];
+    size_t pl[4], al[4];
+    clcdd_channel_set ch;
+    uint32_t cnt[2];
+    int32_t *idx[2];
+} fx;
+
+/* The LCDD fixture's base and SFT models, the reference's 4 prompts with answers and channels. */
+static void fx_load(fx *f) {
+    memset(f, 0, sizeof *f);
+    f->ctx = th_ctx();
     clcdd_hparams hp;
     memset(&hp, 0, sizeof hp);
     strcpy(hp.family, "llama");
     hp.vocab_size = 40, hp.hidden_size = 16, hp.intermediate_size = 24, hp.n_layers = 2;
     hp.n_heads = 4, hp.n_kv_heads = 2, hp.head_dim = 4, hp.rms_eps = 1e-5f, hp.rope_theta = 10000.0f;
     hp.bos_id = hp.pad_id = -1;
-    clcdd_model base, model;
-    fx_load_model(ctx, FX "/lcdd/base", &hp, &base);
-    fx_load_model(ctx, FX "/lcdd/sft", &hp, &model);
-    clcdd_safetensors *ref;
-    TH_OK(clcdd_safetensors_open(FX "/eraser/eraser_ref.safetensors", &ref));
-    clcdd_prompt_pool pool;
-    memset(&pool, 0, sizeof pool);
-    pool.n = 4;
-    int32_t *pr[4], *an[4];
-    size_t pl[4], al[4];
+    fx_load_model(f->ctx, FX "/lcdd/base", &hp, &f->base);
+    fx_load_model(f->ctx, FX "/lcdd/sft", &hp, &f->model);
+    TH_OK(clcdd_safetensors_open(FX "/eraser/eraser_ref.safetensors", &f->ref));
+    f->pool.n = 4;
     for (int i = 0; i < 4; i++) {
         char name[32];
         size_t n;
         snprintf(name, sizeof name, "prompt%d", i);
-        float *f = fx_tensor_f32(ref, name, &n);
-        pr[i] = malloc(n * 4);
-        for (size_t k = 0; k < n; k++) pr[i][k] = (int32_t)f[k];
-        pl[i] = n;
-        free(f);
+        float *v = fx_tensor_f32(f->ref, name, &n);
+        f->pr[i] = malloc(n * 4);
+        for (size_t k = 0; k < n; k++) f->pr[i][k] = (int32_t)v[k];
+        f->pl[i] = n;
+        free(v);
         snprintf(name, sizeof name, "answer%d", i);
-        f = fx_tensor_f32(ref, name, &n);
-        an[i] = malloc(n * 4);
-        for (size_t k = 0; k < n; k++) an[i][k] = (int32_t)f[k];
-        al[i] = n;
-        free(f);
+        v = fx_tensor_f32(f->ref, name, &n);
+        f->an[i] = malloc(n * 4);
+        for (size_t k = 0; k < n; k++) f->an[i][k] = (int32_t)v[k];
+        f->al[i] = n;
+        free(v);
     }
-    pool.prompt = pr, pool.prompt_len = pl, pool.answer = an, pool.answer_len = al;
-    clcdd_channel_set ch;
-    memset(&ch, 0, sizeof ch);
-    ch.n_layers = 2;
-    uint32_t cnt[2];
-    int32_t *idx[2];
+    f->pool.prompt = f->pr, f->pool.prompt_len = f->pl, f->pool.answer = f->an, f->pool.answer_len = f->al;
+    f->ch.n_layers = 2;
     for (int l = 0; l < 2; l++) {
         char name[32];
         size_t n;
         snprintf(name, sizeof name, "channels%d", l);
-        float *f = fx_tensor_f32(ref, name, &n);
-        idx[l] = malloc(n * 4);
-        for (size_t k = 0; k < n; k++) idx[l][k] = (int32_t)f[k];
-        cnt[l] = (uint32_t)n;
-        free(f);
+        float *v = fx_tensor_f32(f->ref, name, &n);
+        f->idx[l] = malloc(n * 4);
+        for (size_t k = 0; k < n; k++) f->idx[l][k] = (int32_t)v[k];
+        f->cnt[l] = (uint32_t)n;
+        free(v);
     }
-    ch.count = cnt, ch.idx = idx;
+    f->ch.count = f->cnt, f->ch.idx = f->idx;
+}
+
+static void fx_free(fx *f) {
+    for (int i = 0; i < 4; i++) free(f->pr[i]), free(f->an[i]);
+    for (int l = 0; l < 2; l++) free(f->idx[l]);
+    clcdd_safetensors_close(f->ref);
+    clcdd_model_destroy(&f->base);
+    clcdd_model_destroy(&f->model);
+}
+
+Test(eraser, loss_and_gradient_match_pytorch) {
+    fx f;
+    fx_load(&f);
+    clcdd_ctx *ctx = f.ctx;
+    clcdd_safetensors *ref = f.ref;
     clcdd_eraser_config c;
     clcdd_eraser_config_paper(&c);
     c.rows = 3, c.batch = 4, c.n_target = 4, c.tail_k = 3;
@@ -81,7 +100,7 @@ Test(eraser, loss_and_gradient_match_pytorch) {
     size_t pick[3] = {(size_t)pickf[0], (size_t)pickf[1], (size_t)pickf[2]};
     float *grad = malloc(nP * 4);
     clcdd_eraser_progress got;
-    TH_OK(clcdd_eraser_loss_grad(ctx, &base, &model, &ch, &pool, &c, P, pick, 3, &got, grad));
+    TH_OK(clcdd_eraser_loss_grad(ctx, &f.base, &f.model, &f.ch, &f.pool, &c, P, pick, 3, &got, grad));
     /* loss = [total, mse, tail, resp, l2] in the fixture (mse/l2 unweighted there; weights 1/0.1) */
     cr_expect(fabsf(got.loss - loss[0]) <= 1e-4f * loss[0], "total %.6f vs %.6f", got.loss, loss[0]);
     cr_expect(fabsf(got.mse - loss[1]) <= 1e-4f * loss[1] + 1e-7f, "mse %.6f vs %.6f", got.mse, loss[1]);
@@ -95,7 +114,7 @@ Test(eraser, loss_and_gradient_match_pytorch) {
         snprintf(gn, sizeof gn, "grad_at%d", at);
         float *lw = fx_tensor_f32(ref, ln, NULL), *gw = fx_tensor_f32(ref, gn, NULL);
         c.trigger_pos = at;
-        TH_OK(clcdd_eraser_loss_grad(ctx, &base, &model, &ch, &pool, &c, P, pick, 3, &got, grad));
+        TH_OK(clcdd_eraser_loss_grad(ctx, &f.base, &f.model, &f.ch, &f.pool, &c, P, pick, 3, &got, grad));
         cr_expect(fabsf(got.loss - lw[0]) <= 1e-4f * lw[0], "at %d: total %.6f vs %.6f", at, got.loss, lw[0]);
         cr_expect(fabsf(got.mse - lw[1]) <= 1e-4f * lw[1] + 1e-7f, "at %d: mse %.6f vs %.6f", at, got.mse, lw[1]);
         cr_expect(fabsf(got.resp - lw[3]) <= 1e-4f * lw[3], "at %d: response KL %.6f vs %.6f", at, got.resp, lw[3]);
@@ -107,21 +126,61 @@ Test(eraser, loss_and_gradient_match_pytorch) {
         float *lw = fx_tensor_f32(ref, "loss_act", NULL), *gw = fx_tensor_f32(ref, "grad_act", NULL);
         c.trigger_pos = CLCDD_TRIGGER_PREFIX;
         c.w_act = 0.8f;
-        TH_OK(clcdd_eraser_loss_grad(ctx, &base, &model, &ch, &pool, &c, P, pick, 3, &got, grad));
+        TH_OK(clcdd_eraser_loss_grad(ctx, &f.base, &f.model, &f.ch, &f.pool, &c, P, pick, 3, &got, grad));
         cr_expect(fabsf(got.loss - lw[0]) <= 1e-4f * lw[0], "w_act: total %.6f vs %.6f", got.loss, lw[0]);
         cr_expect(fabsf(got.act - lw[5]) <= 1e-4f * lw[5], "w_act: act %.6f vs %.6f", got.act, lw[5]);
         cr_expect(fabsf(got.resp - lw[3]) <= 1e-4f * lw[3], "w_act: response KL %.6f vs %.6f", got.resp, lw[3]);
         cr_expect(th_check_close("grad_act", grad, gw, nP, 1e-3, 1e-5));
         /* without the response term there are no teacher-forced answers to match at: refused */
         c.w_resp = 0.0f;
-        cr_expect(clcdd_eraser_loss_grad(ctx, &base, &model, &ch, &pool, &c, P, pick, 3, &got, grad) != CLCDD_OK);
+        cr_expect(clcdd_eraser_loss_grad(ctx, &f.base, &f.model, &f.ch, &f.pool, &c, P, pick, 3, &got, grad) != CLCDD_OK);
         c.w_resp = 0.5f, c.w_act = 0.0f;
         free(lw), free(gw);
     }
-    for (int i = 0; i < 4; i++) free(pr[i]), free(an[i]);
-    for (int l = 0; l < 2; l++) free(idx[l]);
     free(P), free(want), free(loss), free(pickf), free(grad);
-    clcdd_safetensors_close(ref);
-    clcdd_model_destroy(&base);
-    clcdd_model_destroy(&model);
+    fx_free(&f);
+}
+
+/* keep_last returns the soft prompt after the last update instead of the spec's lowest-batch-loss
+ * one. One step on the whole 4-prompt pool (batch 4, so the step's batch is known), constant lr:
+ * the spec's choice is the initial P0 (the only P evaluated), and keep_last must return the first
+ * Adam step from it, computed here from clcdd_eraser_loss_grad at P0: with bias correction the
+ * first step is lr * g / (|g| + eps) for the clipped g (the clip's scale cancels), then every row
+ * is projected onto the ball of radius max_norm. Tolerance 1e-5 absolute (|P| <= 1), skipping
+ * entries with |g| < 1e-4 where the batch's summation order could flip the step's sign. */
+Test(eraser, keep_last_returns_the_final_prompt) {
+    fx f;
+    fx_load(&f);
+    clcdd_eraser_config c;
+    clcdd_eraser_config_paper(&c);
+    c.rows = 3, c.batch = 4, c.n_target = 4, c.tail_k = 3, c.steps = 1, c.cosine = 0, c.lr = 0.05f;
+    c.w_resp = 0.5f;
+    size_t n = 3 * 16, pick[4] = {0, 1, 2, 3};
+    float *p0 = malloc(n * 4), *p1 = malloc(n * 4), *g = malloc(n * 4), *want = malloc(n * 4);
+    TH_OK(clcdd_eraser_train(f.ctx, &f.base, &f.model, &f.ch, &f.pool, &c, NULL, NULL, p0, NULL));
+    c.keep_last = 1;
+    TH_OK(clcdd_eraser_train(f.ctx, &f.base, &f.model, &f.ch, &f.pool, &c, NULL, NULL, p1, NULL));
+    TH_OK(clcdd_eraser_loss_grad(f.ctx, &f.base, &f.model, &f.ch, &f.pool, &c, p0, pick, 4, NULL, g));
+    for (size_t r = 0; r < 3; r++) {
+        double sq = 0;
+        for (size_t j = 0; j < 16; j++) {
+            size_t i = r * 16 + j;
+            want[i] = p0[i] - c.lr * g[i] / (fabsf(g[i]) + c.eps);
+            sq += (double)want[i] * want[i];
+        }
+        double nr = sqrt(sq);
+        if (nr > c.max_norm)
+            for (size_t j = 0; j < 16; j++) want[r * 16 + j] *= (float)(c.max_norm / nr);
+    }
+    size_t checked = 0, moved = 0;
+    for (size_t i = 0; i < n; i++) {
+        moved += p1[i] != p0[i];
+        if (fabsf(g[i]) < 1e-4f) continue;
+        checked++;
+        cr_expect(fabsf(p1[i] - want[i]) <= 1e-5f, "P[%zu]: %.7f, want %.7f (P0 %.7f, g %.3g)", i, p1[i], want[i],
+                  p0[i], g[i]);
+    }
+    cr_expect(checked > n / 2 && moved > n / 2, "%zu of %zu entries checked, %zu moved", checked, n, moved);
+    free(p0), free(p1), free(g), free(want);
+    fx_free(&f);
 }
