@@ -158,9 +158,12 @@ int clcdd_cmd_sft(int argc, char **argv) {
     if (o.resume_path)
         fprintf(stderr, "clcdd sft: resumed from %s at step %lld of %lld\n", o.resume_path,
                 (long long)r.resumed_step, (long long)o.steps);
-    if (r.base_is_gguf)
-        fprintf(stderr, "clcdd sft: note: the base is a GGUF file, so %s has no tokenizer files; "
-                "copy a matching tokenizer.json there to use it with text\n", out);
+    if (r.base_is_gguf && !r.tokenizer_files_copied)
+        fprintf(stderr, "clcdd sft: note: the GGUF base has no tokenizer, so neither has %s; copy a "
+                "matching tokenizer.json there to use it with text\n", out);
+    else if (r.base_is_gguf)
+        fprintf(stderr, "clcdd sft: the base is a GGUF file: its tokenizer is saved as %s/tokenizer.gguf%s\n",
+                out, r.tokenizer_files_copied > 1 ? " and its chat template as chat_template.jinja" : "");
     if (report_dir && write_report(&rep, out, &d, &o, &r, NULL)) return EXIT_FAILURE_RUN;
     if (json) {
         print_json(stdout, out, &o, &r);

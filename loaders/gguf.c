@@ -25,6 +25,7 @@ typedef struct gguf_kv {
     uint64_t count;      /* arrays */
     uint64_t data_off;   /* arrays: offset of the first element */
     uint64_t *str_offs;  /* string arrays: offset of each element's length field */
+    uint64_t end;        /* file offset just past the value */
 } gguf_kv;
 
 typedef struct gguf_ti {
@@ -308,6 +309,7 @@ static clcdd_status parse(clcdd_gguf *g) {
         g->n_kv++;
         if ((s = rd_u32(&c, &kv->type, kv->key))) return s;
         if ((s = parse_value(&c, kv))) return s;
+        kv->end = c.pos;
         if (strcmp(kv->key, "general.alignment") == 0) {
             if (kv->type != CLCDD_GGUF_U32)
                 return clcdd_fail(CLCDD_ERR_FORMAT, "%s: general.alignment must be a u32, is %s",
@@ -693,4 +695,56 @@ clcdd_status clcdd_gguf_tensor_to_f32(const clcdd_gguf_tensor *t, float *dst, si
         clcdd_ggml_dequantize(t->type, t->data, (size_t)t->n_bytes, dst, (size_t)t->n_elements);
     if (s) return clcdd_fail_context(s, "tensor '%s'", t->name);
     return CLCDD_OK;
+}
+
+/* ---- a metadata-only copy ------------------------------------------------------------------- */
+
+static int keep_key(const char *key, const char *const *prefixes, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!strncmp(key, prefixes[i], strlen(prefixes[i]))) return 1;
+    return 0;
+}
+
+static unsigned char *put_le(unsigned char *p, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; i++) *p++ = (unsigned char)(v >> (8 * i));
+    return p;
+}
+
+clcdd_status clcdd_gguf_write_metadata(const clcdd_gguf *g, const char *const *prefixes, size_t n_prefixes,
+                                       const char *path, size_t *n_written) {
+    if (n_written) *n_written = 0;
+    if (!g || !path || (n_prefixes && !prefixes))
+        return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "clcdd_gguf_write_metadata: NULL argument");
+    /* header 24 bytes; per pair: key length 8 + key + type 4 + the value's bytes as stored */
+    uint64_t size = 24, n = 0;
+    for (size_t i = 0; i < g->n_kv; i++) {
+        const gguf_kv *kv = &g->kv[i];
+        if (!keep_key(kv->key, prefixes, n_prefixes)) continue;
+        size += 8 + strlen(kv->key) + 4 + (kv->end - kv->off);
+        n++;
+    }
+    uint64_t padded = size + (GGUF_DEFAULT_ALIGNMENT - size % GGUF_DEFAULT_ALIGNMENT) % GGUF_DEFAULT_ALIGNMENT;
+    if (padded > SIZE_MAX)
+        return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "%s: %llu bytes of metadata", path, (unsigned long long)padded);
+    unsigned char *buf = calloc(1, (size_t)padded), *p = buf;
+    if (!buf) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "%s: %llu bytes of metadata", path, (unsigned long long)padded);
+    memcpy(p, "GGUF", 4);
+    p = put_le(p + 4, 3, 4);  /* version 3 */
+    p = put_le(p, 0, 8);      /* no tensors */
+    p = put_le(p, n, 8);
+    for (size_t i = 0; i < g->n_kv; i++) {
+        const gguf_kv *kv = &g->kv[i];
+        if (!keep_key(kv->key, prefixes, n_prefixes)) continue;
+        size_t kl = strlen(kv->key);
+        p = put_le(p, kl, 8);
+        memcpy(p, kv->key, kl);
+        p = put_le(p + kl, kv->type, 4);
+        memcpy(p, g->map.data + kv->off, (size_t)(kv->end - kv->off)); /* little-endian as read */
+        p += kv->end - kv->off;
+    }
+    /* no general.alignment is copied unless asked for: the default alignment pads the end */
+    clcdd_status st = clcdd_write_file_atomic(path, buf, (size_t)padded);
+    free(buf);
+    if (st == CLCDD_OK && n_written) *n_written = (size_t)n;
+    return st;
 }

@@ -11,8 +11,8 @@
 # SAVE_EVERY [10] (each save writes the whole state, ~1.3 GB for this model), ERASE_STEPS [80],
 # ERASE_BATCH [8], ANSWER_MAX [24] (base answer length for the response term),
 # ERASE_PRESET [resp: response KL + channel MSE, the demo world's best], MAX_NEW [16],
-# KL_MAX_NEW [16] (SFT reference length of the KL benchmark). PYTHON [python3] must have transformers (used once, to write the GGUF's tokenizer
-# files next to the SFT checkpoint: `clcdd sft` from a GGUF base saves no tokenizer).
+# KL_MAX_NEW [16] (SFT reference length of the KL benchmark). The SFT checkpoint carries the
+# GGUF's tokenizer (tokenizer.gguf, chat_template.jinja), so only python3 (standard library) is used.
 # Every stage logs to OUT_DIR/<stage>.log and writes its metrics JSON(L) beside it.
 set -euo pipefail
 gguf=${1:?usage: smollm2_pipeline.sh MODEL.gguf OUT_DIR [clcdd] [stages]}
@@ -20,7 +20,6 @@ out=${2:?usage: smollm2_pipeline.sh MODEL.gguf OUT_DIR [clcdd] [stages]}
 clcdd=${3:-./build/cli/clcdd}
 stages=${4:-data,sft,eval-sft,lcdd,erase,eval-lcdd,erase-ablations,eval-ablations}
 here=$(cd "$(dirname "$0")" && pwd)
-py=${PYTHON:-python3}
 export POCL_AFFINITY=1
 mkdir -p "$out"
 has() { [[ ",$stages," == *",$1,"* ]]; }
@@ -33,12 +32,6 @@ if has sft; then
   t "$clcdd" sft "$gguf" --data "$out/data/train.jsonl" --out "$out/sft" \
     --steps "${SFT_STEPS:-15}" --lr "${SFT_LR:-1e-4}" --micro-batch 8 --accum 2 --log-every 1 \
     --metrics "$out/sft.jsonl" 2> "$out/sft.log"
-  "$py" - "$gguf" "$out/sft" <<'PY'
-import os, sys
-from transformers import AutoTokenizer
-g, d = sys.argv[1], sys.argv[2]
-AutoTokenizer.from_pretrained(os.path.dirname(os.path.abspath(g)), gguf_file=os.path.basename(g)).save_pretrained(d)
-PY
 fi
 if has eval-sft; then
   for m in base sft; do

@@ -20,6 +20,8 @@
 #include "dataset_jsonl.h"
 #include "nn/checkpoint.h"
 #include "nn/load.h"
+#include "nn/load_source.h"
+#include "clcdd/gguf.h"
 #include "runtime/cl_check.h"
 
 static double now_s(void) {
@@ -162,12 +164,49 @@ static char *model_dir(const char *path) {
     return NULL;
 }
 
+/* A GGUF base: its tokenizer.* metadata as out_dir/tokenizer.gguf (read back by the loader when
+ * there is no tokenizer.json) and its chat template as out_dir/chat_template.jinja. */
+static clcdd_status write_gguf_tokenizer(const char *base, const char *out_dir, int *copied) {
+    clcdd_gguf *g = NULL;
+    TRY(clcdd_gguf_open(base, &g));
+    size_t n = strlen(out_dir) + 32, pairs = 0;
+    char *dst = malloc(n);
+    clcdd_status st = dst ? CLCDD_OK : clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "tokenizer file name");
+    static const char *const prefixes[] = {"tokenizer.ggml.", "tokenizer.chat_template"};
+    size_t has_tok = 0;
+    if (clcdd_gguf_find_key(g, "tokenizer.ggml.model", &has_tok) != CLCDD_OK) { /* nothing to carry */
+        clcdd_clear_error();
+        free(dst);
+        clcdd_gguf_close(g);
+        return st;
+    }
+    if (st == CLCDD_OK) {
+        snprintf(dst, n, "%s/tokenizer.gguf", out_dir);
+        st = clcdd_gguf_write_metadata(g, prefixes, 2, dst, &pairs);
+        if (st == CLCDD_OK && pairs) (*copied)++;
+    }
+    clcdd_gguf_str tmpl;
+    if (st == CLCDD_OK && clcdd_gguf_get_string(g, "tokenizer.chat_template", &tmpl) == CLCDD_OK) {
+        snprintf(dst, n, "%s/chat_template.jinja", out_dir);
+        st = clcdd_write_file_atomic(dst, tmpl.data, tmpl.len);
+        if (st == CLCDD_OK) (*copied)++;
+    } else {
+        clcdd_clear_error();
+    }
+    if (st != CLCDD_OK) st = clcdd_fail_context(st, "carrying the tokenizer of %s", base);
+    free(dst);
+    clcdd_gguf_close(g);
+    return st;
+}
+
 /* Copy tokenizer.json, tokenizer_config.json, generation_config.json and special_tokens_map.json
- * from the base's directory when present. *copied = number of files copied. */
+ * from the base's directory when present; from a GGUF base write tokenizer.gguf and
+ * chat_template.jinja instead. *copied = number of files written. */
 static clcdd_status copy_tokenizer_files(const char *base, const char *out_dir, int *copied) {
     static const char *files[] = {"tokenizer.json", "tokenizer_config.json",
                                   "generation_config.json", "special_tokens_map.json"};
     *copied = 0;
+    if (clcdd_is_gguf_file(base)) return write_gguf_tokenizer(base, out_dir, copied);
     char *dir = model_dir(base);
     if (!dir) return CLCDD_OK;
     clcdd_status st = CLCDD_OK;

@@ -154,8 +154,19 @@ static clcdd_status load_tokenizer(const clcdd_load_source *src, clcdd_load_info
     snprintf(p, sizeof p, "%s/tokenizer.json", src->path);
     struct stat sb;
     if (stat(p, &sb) != 0) {
-        snprintf(info->tokenizer_note, sizeof info->tokenizer_note, "none (no tokenizer.json)");
-        return CLCDD_OK;
+        /* a checkpoint saved from a GGUF base carries the GGUF's tokenizer as tokenizer.gguf */
+        snprintf(p, sizeof p, "%s/tokenizer.gguf", src->path);
+        if (stat(p, &sb) != 0) {
+            snprintf(info->tokenizer_note, sizeof info->tokenizer_note,
+                     "none (no tokenizer.json or tokenizer.gguf)");
+            return CLCDD_OK;
+        }
+        clcdd_gguf *g = NULL;
+        TRY(clcdd_gguf_open(p, &g));
+        snprintf(info->tokenizer_note, sizeof info->tokenizer_note, "tokenizer.gguf");
+        clcdd_status st = clcdd_tokenizer_from_gguf(g, p, &info->tokenizer);
+        clcdd_gguf_close(g);
+        return st;
     }
     snprintf(info->tokenizer_note, sizeof info->tokenizer_note, "tokenizer.json");
     return clcdd_tokenizer_load(p, &info->tokenizer);

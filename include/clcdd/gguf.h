@@ -116,6 +116,13 @@ CLCDD_API clcdd_status clcdd_gguf_open_memory(const void *data, size_t size, con
                                               clcdd_gguf **out);
 CLCDD_API void clcdd_gguf_close(clcdd_gguf *g);
 
+/* Write a GGUF (version 3) holding only the metadata pairs of g whose key starts with one of the
+ * prefixes, copied as stored, and no tensors, to path (a temporary file renamed into place).
+ * *n_written (optional) receives the number of pairs. Used to carry a GGUF's tokenizer
+ * ("tokenizer.") next to a checkpoint saved in another format. */
+CLCDD_API clcdd_status clcdd_gguf_write_metadata(const clcdd_gguf *g, const char *const *prefixes,
+                                                 size_t n_prefixes, const char *path, size_t *n_written);
+
 CLCDD_API uint32_t clcdd_gguf_version(const clcdd_gguf *g);
 CLCDD_API uint32_t clcdd_gguf_alignment(const clcdd_gguf *g);
 CLCDD_API uint64_t clcdd_gguf_data_offset(const clcdd_gguf *g); /* file offset of tensor data */

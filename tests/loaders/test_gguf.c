@@ -3,6 +3,10 @@
  * Tolerance: 0 (bit-identical) for every type. Our dequantisers perform ggml's float operations
  * in the same order as gguf-py's numpy code for these types, so exact equality is expected; a
  * mismatch is reported with the largest difference. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <criterion/criterion.h>
 
 #include "clcdd/gguf.h"
@@ -17,8 +21,8 @@ static clcdd_gguf *open_types(void) {
     return g;
 }
 
-Test(gguf, metadata_every_type) {
-    clcdd_gguf *g = open_types();
+/* Every metadata value of gguf_types.gguf (tensors aside). */
+static void check_metadata(clcdd_gguf *g) {
     cr_assert_eq(clcdd_gguf_version(g), 3u);
     cr_assert_eq(clcdd_gguf_alignment(g), 32u);
     uint32_t u32;
@@ -93,6 +97,46 @@ Test(gguf, metadata_every_type) {
     cr_assert_eq(clcdd_gguf_find_key(g, "test.string", &idx), CLCDD_OK);
     cr_assert_str_eq(clcdd_gguf_kv_key(g, idx), "test.string");
     cr_assert_eq(clcdd_gguf_kv_type(g, idx), CLCDD_GGUF_STRING);
+}
+
+Test(gguf, metadata_every_type) {
+    clcdd_gguf *g = open_types();
+    check_metadata(g);
+    clcdd_gguf_close(g);
+}
+
+/* clcdd_gguf_write_metadata: every pair copied (all prefixes) reads back with the same values and
+ * types and no tensors; a prefix subset holds exactly the matching pairs. */
+Test(gguf, metadata_copy_reads_back) {
+    clcdd_gguf *g = open_types(), *c = NULL;
+    char dir[] = "/tmp/clcdd_gguf_meta_XXXXXX", path[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/all.gguf", dir);
+    static const char *const all[] = {"test.", "general.", "llama."}, *const arr[] = {"test.arr_"};
+    size_t n = 0;
+    cr_assert_eq(clcdd_gguf_write_metadata(g, all, 3, path, &n), CLCDD_OK, "%s", clcdd_last_error());
+    cr_assert_eq(n, clcdd_gguf_kv_count(g));
+    cr_assert_eq(clcdd_gguf_open(path, &c), CLCDD_OK, "%s", clcdd_last_error());
+    cr_assert_eq(clcdd_gguf_kv_count(c), clcdd_gguf_kv_count(g));
+    cr_assert_eq(clcdd_gguf_tensor_count(c), 0u);
+    check_metadata(c);
+    clcdd_gguf_close(c);
+    remove(path);
+    snprintf(path, sizeof path, "%s/arr.gguf", dir);
+    cr_assert_eq(clcdd_gguf_write_metadata(g, arr, 1, path, &n), CLCDD_OK, "%s", clcdd_last_error());
+    cr_assert_eq(n, 4u);
+    cr_assert_eq(clcdd_gguf_open(path, &c), CLCDD_OK, "%s", clcdd_last_error());
+    cr_assert_eq(clcdd_gguf_kv_count(c), 4u);
+    size_t idx;
+    cr_assert_eq(clcdd_gguf_find_key(c, "general.architecture", &idx), CLCDD_ERR_NOT_FOUND);
+    clcdd_gguf_array a;
+    clcdd_gguf_str s;
+    cr_assert_eq(clcdd_gguf_get_array(c, "test.arr_str", &a), CLCDD_OK);
+    cr_assert_eq(clcdd_gguf_array_string(c, &a, 3, &s), CLCDD_OK);
+    cr_assert(s.len == strlen("<|im_end|>") && memcmp(s.data, "<|im_end|>", s.len) == 0);
+    clcdd_gguf_close(c);
+    remove(path);
+    rmdir(dir);
     clcdd_gguf_close(g);
 }
 

@@ -7,8 +7,10 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "clcdd/gguf.h"
+#include "clcdd/tokenizer.h"
 #include "loader_test_util.h"
 
 static const char *model_path(void) {
@@ -102,5 +104,37 @@ Test(real_gguf, smollm2_dequantise_all) {
         cr_assert_eq(ndiff, 0u, "%zu values differ from gguf-py", ndiff);
         munmap((void *)rv, rlen);
     }
+    clcdd_gguf_close(g);
+}
+
+/* The tokenizer carried next to a checkpoint saved from a GGUF base (clcdd sft): the tokenizer.*
+ * metadata copied into a tensor-less GGUF gives the same token ids as the original file's, on text
+ * with special tokens, whitespace runs and non-ASCII. */
+Test(real_gguf, smollm2_tokenizer_copy_encodes_the_same) {
+    const char *path = model_path();
+    clcdd_gguf *g = NULL, *c = NULL;
+    cr_assert_eq(clcdd_gguf_open(path, &g), CLCDD_OK, "%s", clcdd_last_error());
+    char dir[] = "/tmp/clcdd_tokgguf_XXXXXX", copy[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(copy, sizeof copy, "%s/tokenizer.gguf", dir);
+    static const char *const prefixes[] = {"tokenizer.ggml.", "tokenizer.chat_template"};
+    size_t n = 0;
+    cr_assert_eq(clcdd_gguf_write_metadata(g, prefixes, 2, copy, &n), CLCDD_OK, "%s", clcdd_last_error());
+    cr_assert(n >= 5, "%zu tokenizer pairs", n);
+    cr_assert_eq(clcdd_gguf_open(copy, &c), CLCDD_OK, "%s", clcdd_last_error());
+    clcdd_tokenizer *a = NULL, *b = NULL;
+    cr_assert_eq(clcdd_tokenizer_from_gguf(g, path, &a), CLCDD_OK, "%s", clcdd_last_error());
+    cr_assert_eq(clcdd_tokenizer_from_gguf(c, copy, &b), CLCDD_OK, "%s", clcdd_last_error());
+    const char *text = "<|im_start|>user\nWhat's   the capital of Zürich?  ¿Qué? 12345 tabs\there<|im_end|>\n";
+    clcdd_tokens ta = {0}, tb = {0};
+    cr_assert_eq(clcdd_tokenizer_encode(a, text, strlen(text), CLCDD_ENCODE_DEFAULT, &ta), CLCDD_OK);
+    cr_assert_eq(clcdd_tokenizer_encode(b, text, strlen(text), CLCDD_ENCODE_DEFAULT, &tb), CLCDD_OK);
+    cr_assert(ta.n > 10 && ta.n == tb.n && memcmp(ta.ids, tb.ids, ta.n * sizeof *ta.ids) == 0,
+              "%zu vs %zu ids", ta.n, tb.n);
+    clcdd_tokens_free(&ta), clcdd_tokens_free(&tb);
+    clcdd_tokenizer_destroy(a), clcdd_tokenizer_destroy(b);
+    clcdd_gguf_close(c);
+    remove(copy);
+    rmdir(dir);
     clcdd_gguf_close(g);
 }
