@@ -210,9 +210,13 @@ static void eraser_progress(const clcdd_eraser_progress *p, void *user) {
         obs->eraser_step(pc->stage, &e, obs->user);
     }
     if (p->step % 50 != 0 && p->step + 1 != p->steps) return; /* the display's cadence */
-    char msg[160];
-    snprintf(msg, sizeof msg, "loss %.4f (mse %.4f, kl %.4f, resp %.4f, l2 %.4f) best %.4f",
-             p->loss, p->mse, p->kl, p->resp, p->l2, p->best);
+    char msg[180];
+    if (p->act != 0)
+        snprintf(msg, sizeof msg, "loss %.4f (mse %.4f, kl %.4f, resp %.4f, act %.4f, l2 %.4f) best %.4f",
+                 p->loss, p->mse, p->kl, p->resp, p->act, p->l2, p->best);
+    else
+        snprintf(msg, sizeof msg, "loss %.4f (mse %.4f, kl %.4f, resp %.4f, l2 %.4f) best %.4f",
+                 p->loss, p->mse, p->kl, p->resp, p->l2, p->best);
     if (pc->s->progress) pc->s->progress(pc->stage, p->step, p->steps, msg, pc->s->user);
 }
 
