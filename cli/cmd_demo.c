@@ -42,6 +42,8 @@ static const char *usage =
     "               where the soft prompt sits: before <bos> (the default), between the user's\n"
     "               text and <assistant>, or after <assistant>\n"
     "  --core-rows  only the LCDD + eraser and SFT + eraser (KL only) eraser rows\n"
+    "  --eraser-resp X  weight of the response KL on the base's answers (1; 0 leaves the channel\n"
+    "               terms alone: with --eraser-act, the activation match is the objective)\n"
     "  --eraser-keep-last\n"
     "               keep the last soft prompt instead of the one with the lowest batch loss\n"
     "  --json       the table as JSON on stdout\n"
@@ -255,10 +257,10 @@ static int write_report(demo_report *dr, int quick, unsigned long long seed, con
 int clcdd_cmd_demo(int argc, char **argv) {
     clcdd_ctx_options copts = {0};
     int json = 0, quick = 0, lcdd_only = 0, lcdd_kl = 0, lcdd_no_es = 0, lcdd_es = 0;
-    float fv[7] = {-1, -1, -1, -1, -1, -1, -1}; /* lcdd lr, theta lr, rho, lambda min, eraser lr, mse, act */
+    float fv[8] = {-1, -1, -1, -1, -1, -1, -1, -1}; /* lcdd lr, theta lr, rho, lambda min, eraser lr, mse, act, resp */
     long long lcdd_warmup = -1;
-    static const char *fv_names[7] = {"--lcdd-lr", "--lcdd-theta-lr", "--lcdd-rho", "--lcdd-lambda-min",
-                                      "--eraser-lr", "--eraser-mse", "--eraser-act"};
+    static const char *fv_names[8] = {"--lcdd-lr", "--lcdd-theta-lr", "--lcdd-rho", "--lcdd-lambda-min",
+                                      "--eraser-lr", "--eraser-mse", "--eraser-act", "--eraser-resp"};
     long long eraser_rows = -1, eraser_trigger = -2;
     int core_rows = 0, keep_last = 0;
     unsigned long long seed = 42;
@@ -326,7 +328,7 @@ int clcdd_cmd_demo(int argc, char **argv) {
             }
         } else {
             int matched = 0;
-            for (int k = 0; k < 7 && !matched; k++)
+            for (int k = 0; k < 8 && !matched; k++)
                 if (cli_opt_value(argc, argv, &i, fv_names[k], &v)) {
                     matched = 1;
                     if (!v || sscanf(v, "%f", &fv[k]) != 1 || !(fv[k] >= 0)) {
@@ -396,6 +398,7 @@ int clcdd_cmd_demo(int argc, char **argv) {
     if (fv[4] > 0) o.eraser_lr = fv[4];
     if (fv[5] >= 0) o.eraser_w_mse = fv[5] > 0 ? fv[5] : -1.0f;
     if (fv[6] >= 0) o.eraser_w_act = fv[6];
+    if (fv[7] >= 0) o.eraser_w_resp = fv[7] > 0 ? fv[7] : -1.0f;
     if (eraser_rows > 0) o.eraser_rows = eraser_rows;
     if (eraser_trigger >= -1) o.eraser_trigger = (int32_t)eraser_trigger;
     o.core_rows = core_rows;

@@ -235,6 +235,7 @@ static clcdd_status erase_and_score(demo_state *s, const char *name, const clcdd
     c.trigger_pos = s->o->eraser_trigger;
     if (ch) c.w_act = s->o->eraser_w_act; /* a channel term: not on the KL-only row */
     c.keep_last = s->o->eraser_keep_last;
+    if (s->o->eraser_w_resp != 0) c.w_resp = s->o->eraser_w_resp < 0 ? 0.0f : s->o->eraser_w_resp;
     size_t d = m->hp.hidden_size;
     float *P = malloc(c.rows * d * sizeof *P);
     if (!P) return clcdd_fail(CLCDD_ERR_OUT_OF_MEMORY, "eraser");

@@ -270,7 +270,8 @@ clcdd_status clcdd_erase_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, c
         goto done;
     }
     prog g = {progress, user, t0};
-    if (cfg.w_resp != 0.0f && (st = add_answers(ctx, &b[0], o->answer_max, &pool, &g))) goto done;
+    if ((cfg.w_resp != 0.0f || cfg.w_act != 0.0f) && (st = add_answers(ctx, &b[0], o->answer_max, &pool, &g)))
+        goto done;
 
     const clcdd_channel_set *use = NULL;
     if (o->channels != CLCDD_ERASE_CH_NONE) {

@@ -146,7 +146,12 @@ static clcdd_tensor head(const clcdd_tensor *t, size_t n) {
 
 static int mse_on(const eraser *e) { return e->ch && e->cfg->w_mse != 0.0f; }
 static int act_on(const eraser *e) {
-    return e->ch && e->cfg->w_act != 0.0f && e->cfg->w_resp != 0.0f && e->pool->answer;
+    return e->ch && e->cfg->w_act != 0.0f && e->pool->answer;
+}
+/* The base's answers are teacher-forced after the prompts: for the response KL, the activation
+ * match, or both. */
+static int uses_answers(const clcdd_eraser_config *c, const clcdd_prompt_pool *p) {
+    return (c->w_resp != 0.0f || c->w_act != 0.0f) && p->answer;
 }
 
 /* Layer l has channels in the MSE term. */
@@ -318,7 +323,7 @@ static clcdd_status setup(eraser *e) {
         if (e->pool->prompt_len[i] > maxp) maxp = e->pool->prompt_len[i];
         if (e->pool->answer && e->pool->answer_len[i] > maxa) maxa = e->pool->answer_len[i];
     }
-    if (c->w_resp == 0.0f) maxa = 0;
+    if (!uses_answers(c, e->pool)) maxa = 0;
     e->Tb = maxp + maxa;
     e->Tt = c->rows + maxp + maxa;
     e->max_kl_rows = B * (c->tail_k + maxa + 1);
@@ -439,7 +444,7 @@ static int answer_row(size_t t, size_t pn, size_t an) { return t + 1 >= pn && t 
 
 /* The answer rows of the prompts pick[0..B): the response KL is their mean over the whole batch. */
 static size_t answer_rows(const eraser *e, const size_t *pick, size_t B) {
-    if (e->cfg->w_resp == 0.0f || !e->pool->answer) return 0;
+    if (!uses_answers(e->cfg, e->pool)) return 0;
     size_t na = 0;
     for (size_t b = 0; b < B; b++) {
         size_t pn = e->pool->prompt_len[pick[b]], an = e->pool->answer_len[pick[b]];
@@ -462,7 +467,7 @@ static clcdd_status slice_forward(eraser *e, const size_t *pick, size_t n, size_
     clcdd_ctx *ctx = e->ctx;
     const clcdd_eraser_config *c = e->cfg;
     size_t Tp = c->rows;
-    int use_resp = c->w_resp != 0.0f && e->pool->answer;
+    int use_resp = uses_answers(c, e->pool);
     e->n = n, e->B = B, e->nk = 0, e->n_act = 0, e->na = na;
     memset(&e->bt, 0, sizeof e->bt);
     TRY(clcdd_tensor_fill(ctx, &e->loss, 0.0f));
@@ -496,7 +501,7 @@ static clcdd_status slice_forward(eraser *e, const size_t *pick, size_t n, size_
             float w = 0;
             if (c->w_kl != 0.0f && t >= k0 && t < pn) w += wt;
             if (ans) w += c->w_resp; /* scaled below */
-            if (w == 0) continue;
+            if (w == 0 && !ans) continue; /* answer rows stay for the activation match at w_resp 0 */
             e->h_rows_b[nk] = (int32_t)(b * Tb + t);
             e->h_rows_t[nk] = (int32_t)(b * Tt + clcdd_trigger_pred_row(t, ins, Tp));
             e->h_kw[nk] = w;
@@ -855,7 +860,7 @@ static uint64_t hash_of(const void *p, size_t n, uint64_t h) { return clcdd_fnv1
 static uint64_t run_hash(const eraser *e) {
     const clcdd_prompt_pool *p = e->pool;
     const clcdd_eraser_config *c = e->cfg;
-    int use_resp = c->w_resp != 0.0f && p->answer;
+    int use_resp = uses_answers(c, p);
     uint64_t h = hash_of(&p->n, sizeof p->n, CLCDD_FNV_SEED);
     for (size_t i = 0; i < p->n; i++) {
         h = hash_of(p->prompt[i], p->prompt_len[i] * sizeof(int32_t), h);
@@ -914,10 +919,11 @@ static clcdd_status group_plan(group *g, const clcdd_eraser_replicas *r) {
     return CLCDD_OK;
 }
 
-static clcdd_status check_act(const clcdd_eraser_config *cfg, const clcdd_channel_set *channels) {
-    if (cfg->w_act != 0.0f && (cfg->w_resp == 0.0f || !channels || !clcdd_channel_set_total(channels)))
+static clcdd_status check_act(const clcdd_eraser_config *cfg, const clcdd_prompt_pool *pool,
+                              const clcdd_channel_set *channels) {
+    if (cfg->w_act != 0.0f && (!pool->answer || !channels || !clcdd_channel_set_total(channels)))
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "the per-position activation match (w_act) needs the "
-                          "response term (the base's answers, w_resp > 0) and a non-empty channel set");
+                          "base model's answers to the prompts and a non-empty channel set");
     return CLCDD_OK;
 }
 
@@ -932,7 +938,7 @@ clcdd_status clcdd_eraser_train_dp(const clcdd_eraser_replicas *r, const clcdd_c
     if (cfg->w_resp != 0.0f && !pool->answer)
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT,
                           "the response-KL term needs the base model's answers for the prompt pool");
-    TRY(check_act(cfg, channels));
+    TRY(check_act(cfg, pool, channels));
     if (!r || r->n == 0 || r->n > CLCDD_DP_MAX_LOCAL || !r->ctx || !r->base || !r->model)
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "eraser: 1 to %d devices with a base and a "
                           "model each", CLCDD_DP_MAX_LOCAL);
@@ -1008,7 +1014,7 @@ clcdd_status clcdd_eraser_loss_grad(clcdd_ctx *ctx, const clcdd_model *base, con
                                     float *grad) {
     if (B == 0 || B > cfg->batch || B > 1024)
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "batch of %zu prompts (1..%zu)", B, cfg->batch);
-    TRY(check_act(cfg, channels));
+    TRY(check_act(cfg, pool, channels));
     eraser e;
     memset(&e, 0, sizeof e);
     e.ctx = ctx, e.base = base, e.model = model, e.pool = pool, e.cfg = cfg;

@@ -58,7 +58,8 @@ typedef struct clcdd_eraser_config {
     size_t tail_k;        /* KL over the last k prompt positions (8) */
     float w_mse, w_kl, w_l2, w_resp; /* (1.0, 0.7, 0.1, 0) */
     float w_act;          /* (0) extension: per-position activation match at the channels, on
-                           * every answer-predicting row (needs w_resp, answers and channels):
+                           * every answer-predicting row (needs the answers and channels; with
+                           * w_resp 0 the answers are teacher-forced for this term alone):
                            * w_act * mean over layers with channels of the mean over the batch's
                            * answer rows and the layer's channels of (x_model+P - x_base)^2, both
                            * teacher-forced on the base model's answers */

@@ -41,6 +41,8 @@ typedef struct clcdd_demo_options {
     float eraser_w_act;     /* weight of the per-position activation match at the channel set on
                              * the answer rows (0: off; rows without channels never use it) */
     int eraser_keep_last;   /* 1: keep the last P, not the lowest-batch-loss P of the spec */
+    float eraser_w_resp;    /* weight of the response KL (1.0; < 0: 0, which leaves the channel
+                             * terms alone on the rows with channels) */
 } clcdd_demo_options;
 
 CLCDD_API void clcdd_demo_options_default(clcdd_demo_options *o, int quick);

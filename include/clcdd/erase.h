@@ -39,8 +39,8 @@ typedef struct clcdd_erase_options {
                                * over them (split: prompts per device) and the channel sums, the
                                * gradient of P and the loss terms are summed in a fixed order
                                * (docs/scaling.md); rank 0 writes the archive */
-    float w_act;              /* resp preset: weight of the per-position activation match at the
-                               * channels on the base's answers (0: off; docs/cli.md) */
+    float w_act;              /* weight of the per-position activation match at the channels on
+                               * the base's answers (0: off; docs/cli.md) */
 } clcdd_erase_options;
 CLCDD_API void clcdd_erase_options_default(clcdd_erase_options *o);
 

@@ -131,9 +131,19 @@ Test(eraser, loss_and_gradient_match_pytorch) {
         cr_expect(fabsf(got.act - lw[5]) <= 1e-4f * lw[5], "w_act: act %.6f vs %.6f", got.act, lw[5]);
         cr_expect(fabsf(got.resp - lw[3]) <= 1e-4f * lw[3], "w_act: response KL %.6f vs %.6f", got.resp, lw[3]);
         cr_expect(th_check_close("grad_act", grad, gw, nP, 1e-3, 1e-5));
-        /* without the response term there are no teacher-forced answers to match at: refused */
+        free(lw), free(gw);
+        /* the response KL's weight 0: the answers are still teacher-forced for the match alone */
+        lw = fx_tensor_f32(ref, "loss_actonly", NULL), gw = fx_tensor_f32(ref, "grad_actonly", NULL);
         c.w_resp = 0.0f;
+        TH_OK(clcdd_eraser_loss_grad(ctx, &f.base, &f.model, &f.ch, &f.pool, &c, P, pick, 3, &got, grad));
+        cr_expect(fabsf(got.loss - lw[0]) <= 1e-4f * lw[0], "w_resp 0: total %.6f vs %.6f", got.loss, lw[0]);
+        cr_expect(fabsf(got.act - lw[5]) <= 1e-4f * lw[5], "w_resp 0: act %.6f vs %.6f", got.act, lw[5]);
+        cr_expect(th_check_close("grad_actonly", grad, gw, nP, 1e-3, 1e-5));
+        /* without the base's answers there is nothing to match at: refused */
+        int32_t **answers = f.pool.answer;
+        f.pool.answer = NULL;
         cr_expect(clcdd_eraser_loss_grad(ctx, &f.base, &f.model, &f.ch, &f.pool, &c, P, pick, 3, &got, grad) != CLCDD_OK);
+        f.pool.answer = answers;
         c.w_resp = 0.5f, c.w_act = 0.0f;
         free(lw), free(gw);
     }
