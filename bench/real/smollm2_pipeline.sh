@@ -4,8 +4,9 @@
 #   bench/real/smollm2_pipeline.sh MODEL.gguf OUT_DIR [clcdd binary] [stages]
 # stages: a comma list of data,sft,eval-sft,lcdd,erase,eval-lcdd,erase-ablations,eval-ablations
 # (default: all, in that order). erase-ablations trains the same eraser on the SFT model without the
-# channel term (the standard-SFT ablation, prompt "sft-kl") and on the LCDD model with random
-# channels (prompt "random"); eval-ablations scores every prompt with the KL benchmark (--sft).
+# channel term (the standard-SFT ablation, prompt "sft-kl"), on the LCDD model with random
+# channels (prompt "random") and on the SFT model with the carrier's channels ("sft-carrier");
+# eval-ablations scores every prompt with the KL benchmark (--sft).
 # Settings come from the environment (defaults in brackets): SFT_STEPS [15], SFT_LR [1e-4],
 # LCDD_STEPS [60], LCDD_WARMUP [20], LCDD_RHO [1.0], LCDD_LR [1e-4], LCDD_LAMBDA_INIT [0.01],
 # SAVE_EVERY [10] (each save writes the whole state, ~1.3 GB for this model), ERASE_STEPS [80],
@@ -65,10 +66,11 @@ fi
 if has erase-ablations; then
   erase sft-kl --model sft --sft "$out/sft" --no-mse
   erase random --random-channels
+  erase sft-carrier --model sft --sft "$out/sft"
 fi
 if has eval-ablations; then
-  for p in off random sft-kl; do
-    m=lcdd; [ "$p" = sft-kl ] && m=sft
+  for p in off random sft-kl sft-carrier; do
+    m=lcdd; [ "${p#sft-}" != "$p" ] && m=sft
     t "$clcdd" eval "$gguf" --carrier "$out/carrier.clcdd" --erase "$p" --model "$m" --sft "$out/sft" \
       --data "$out/data/heldout.jsonl" --max-new "${MAX_NEW:-16}" --kl-max-new "${KL_MAX_NEW:-16}" \
       --answers --json --out "$out/eval-$p.json" > /dev/null 2> "$out/eval-$p.log"
@@ -89,6 +91,7 @@ print("|---|---|---|---|---|---|---|")
 rows = [("base", "eval-base.json", "plain", None), ("SFT", "eval-sft.json", "plain", None),
         ("LCDD", "eval-off.json", "plain", "sft_lcdd"), ("LCDD + eraser", "eval-off.json", "erased", "p"),
         ("SFT + eraser (KL only)", "eval-sft-kl.json", "erased", "p"),
+        ("SFT + eraser (carrier ch.)", "eval-sft-carrier.json", "erased", "p"),
         ("LCDD + random-channel eraser", "eval-random.json", "erased", "p")]
 for name, f, col, kl in rows:
     j = load(f)
