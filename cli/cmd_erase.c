@@ -29,6 +29,8 @@ static const char *usage =
     "  --sft DIR          the SFT checkpoint for --model sft\n"
     "  --random-channels  MSE on as many random channels per layer (ablation)\n"
     "  --no-mse           no channel MSE term (KL only)\n"
+    "  --channels-from F  the channel terms on the write channels of another carrier F of\n"
+    "                     the same base instead of this carrier's (ablation)\n"
     "  --answer-max N     resp: longest base answer generated (32)\n"
     "  --act X            add a per-position activation match at the channels on every answer\n"
     "                     row, teacher-forced on the base's answers, weight X (0: off)\n"
@@ -142,6 +144,7 @@ int clcdd_cmd_erase(int argc, char **argv) {
     clcdd_erase_options_default(&o);
     const char *base = NULL, *carrier = NULL, *data = NULL, *metrics = NULL, *device = NULL;
     const char *model = "lcdd", *sft = NULL, *report_dir = NULL, *devices = NULL, *split = NULL;
+    const char *channels_from = NULL;
     int json = 0, random_ch = 0, no_mse = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -155,6 +158,8 @@ int clcdd_cmd_erase(int argc, char **argv) {
             random_ch = 1;
         } else if (!strcmp(argv[i], "--no-mse")) {
             no_mse = 1;
+        } else if (cli_opt_value(argc, argv, &i, "--channels-from", &v)) {
+            NEED(v, "a carrier archive") channels_from = v;
         } else if (cli_opt_value(argc, argv, &i, "--carrier", &v)) {
             NEED(v, "a file") carrier = v;
         } else if (cli_opt_value(argc, argv, &i, "--data", &v)) {
@@ -212,12 +217,16 @@ int clcdd_cmd_erase(int argc, char **argv) {
         fprintf(stderr, "clcdd erase: --model sft and --sft DIR go together\n");
         return EXIT_USAGE;
     }
-    if (random_ch && no_mse) {
-        fprintf(stderr, "clcdd erase: --random-channels and --no-mse exclude each other\n");
+    if (random_ch + no_mse + !!channels_from > 1) {
+        fprintf(stderr, "clcdd erase: --random-channels, --no-mse and --channels-from exclude each other\n");
         return EXIT_USAGE;
     }
     o.sft = sft;
-    o.channels = no_mse ? CLCDD_ERASE_CH_NONE : random_ch ? CLCDD_ERASE_CH_RANDOM : CLCDD_ERASE_CH_CARRIER;
+    o.channels_from = channels_from;
+    o.channels = no_mse ? CLCDD_ERASE_CH_NONE
+                 : random_ch ? CLCDD_ERASE_CH_RANDOM
+                 : channels_from ? CLCDD_ERASE_CH_OTHER
+                                 : CLCDD_ERASE_CH_CARRIER;
     clcdd_ctx *ctx = NULL;
     cli_parallel par;
     memset(&par, 0, sizeof par);

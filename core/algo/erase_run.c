@@ -175,7 +175,10 @@ static void on_progress(const clcdd_eraser_progress *p, void *user) {
 }
 
 static const char *ch_name(clcdd_erase_channels c) {
-    return c == CLCDD_ERASE_CH_RANDOM ? "random" : c == CLCDD_ERASE_CH_NONE ? "none" : "carrier";
+    return c == CLCDD_ERASE_CH_RANDOM ? "random"
+           : c == CLCDD_ERASE_CH_NONE ? "none"
+           : c == CLCDD_ERASE_CH_OTHER ? "other"
+                                      : "carrier";
 }
 
 clcdd_status clcdd_erase_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, const char *base,
@@ -187,16 +190,18 @@ clcdd_status clcdd_erase_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, c
     memset(res, 0, sizeof *res);
     if (!ctx || !reg || !base || !carrier_path || !data || !o || !o->name || !o->name[0] ||
         strlen(o->name) >= sizeof ((clcdd_carrier_prompt *)0)->name || o->steps < 0 || o->rows < 0 ||
-        o->batch < 0 || o->answer_max == 0)
+        o->batch < 0 || o->answer_max == 0 || (o->channels == CLCDD_ERASE_CH_OTHER) != !!o->channels_from ||
+        (unsigned)o->channels > CLCDD_ERASE_CH_OTHER)
         return clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT, "clcdd_erase_run: missing argument, bad name "
-                          "(1..63 bytes) or negative steps/rows/batch");
+                          "(1..63 bytes), negative steps/rows/batch, or channels_from without "
+                          "CLCDD_ERASE_CH_OTHER (or the reverse)");
     clcdd_ctx *cx[CLCDD_DP_MAX_LOCAL];
     size_t nr = 1;
     clcdd_status st = clcdd_run_dp_contexts(ctx, &o->dp, "clcdd_erase_run", cx, &nr);
     if (st) return st;
     int par = clcdd_run_dp_on(&o->dp), writer = clcdd_run_dp_writer(&o->dp);
     double t0 = now_s();
-    clcdd_carrier *car = NULL;
+    clcdd_carrier *car = NULL, *other = NULL;
     /* one replica per device: the base and the model to erase in (b, m or sft) */
     clcdd_model b[CLCDD_DP_MAX_LOCAL], m[CLCDD_DP_MAX_LOCAL], sft[CLCDD_DP_MAX_LOCAL];
     const clcdd_model *bases[CLCDD_DP_MAX_LOCAL], *targets[CLCDD_DP_MAX_LOCAL];
@@ -212,6 +217,22 @@ clcdd_status clcdd_erase_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, c
     float *P = NULL;
     char *sj = NULL, *mj = NULL;
     if ((st = clcdd_carrier_read(carrier_path, &car))) return st;
+    if (o->channels_from) {
+        if ((st = clcdd_carrier_read(o->channels_from, &other))) {
+            clcdd_carrier_free(car);
+            return clcdd_fail_context(st, "reading the carrier whose channels the eraser uses");
+        }
+        if (strcmp(other->base_fingerprint, car->base_fingerprint) != 0) {
+            st = clcdd_fail(CLCDD_ERR_INVALID_ARGUMENT,
+                            "%s was trained on another base model than %s (base fingerprints %.12s and "
+                            "%.12s): its channels do not index this model's residual stream; use a carrier "
+                            "of the same base", o->channels_from, carrier_path, other->base_fingerprint,
+                            car->base_fingerprint);
+            clcdd_carrier_free(other);
+            clcdd_carrier_free(car);
+            return st;
+        }
+    }
     for (size_t k = 0; k < nr; k++) {
         /* the tokenizer comes with replica 0's base */
         if ((st = clcdd_model_load(cx[k], base, reg, &b[k], k ? NULL : &bi))) {
@@ -275,7 +296,10 @@ clcdd_status clcdd_erase_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, c
 
     const clcdd_channel_set *use = NULL;
     if (o->channels != CLCDD_ERASE_CH_NONE) {
-        if ((st = carrier_channels(car, &b[0].hp, &chs))) goto done;
+        if ((st = carrier_channels(other ? other : car, &b[0].hp, &chs))) {
+            if (other) st = clcdd_fail_context(st, "the channels of %s", o->channels_from);
+            goto done;
+        }
         use = &chs;
         if (o->channels == CLCDD_ERASE_CH_RANDOM) {
             if ((st = clcdd_channel_set_random(&chs, b[0].hp.hidden_size, o->seed + 77, &rnd))) goto done;
@@ -307,7 +331,7 @@ clcdd_status clcdd_erase_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, c
     res->l2 = fin.l2, res->best = fin.best;
 
     json_t *js = json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:I, s:I, s:f, s:{s:f, s:f, s:f, s:f, s:f},"
-                           " s:b, s:s, s:I, s:I, s:s}",
+                           " s:b, s:s, s:I, s:I, s:s, s:s}",
                            "preset", o->preset == CLCDD_ERASE_RESP ? "resp" : "paper",
                            "model", o->sft ? "sft" : "lcdd", "channels", ch_name(o->channels),
                            "steps", (json_int_t)cfg.steps, "rows", (json_int_t)cfg.rows,
@@ -316,7 +340,8 @@ clcdd_status clcdd_erase_run(clcdd_ctx *ctx, const clcdd_plugin_registry *reg, c
                            "weights", "mse", (double)cfg.w_mse, "kl", (double)cfg.w_kl,
                            "l2", (double)cfg.w_l2, "resp", (double)cfg.w_resp, "act", (double)cfg.w_act,
                            "cosine", cfg.cosine, "data", data, "prompts", (json_int_t)pool.n,
-                           "n_channels", (json_int_t)res->channels, "sft", o->sft ? o->sft : "");
+                           "n_channels", (json_int_t)res->channels, "sft", o->sft ? o->sft : "",
+                           "channels_from", o->channels_from ? o->channels_from : "");
     json_t *jm = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f}", "loss", (double)fin.loss,
                            "mse", (double)fin.mse, "kl", (double)fin.kl, "resp", (double)fin.resp,
                            "l2", (double)fin.l2, "best", (double)fin.best);
@@ -341,6 +366,7 @@ done:
     clcdd_load_info_free(&si);
     for (size_t k = 0; k < have_b; k++) clcdd_model_destroy(&b[k]);
     clcdd_load_info_free(&bi);
+    clcdd_carrier_free(other);
     clcdd_carrier_free(car);
     return st;
 }

@@ -20,7 +20,9 @@ typedef enum clcdd_erase_preset {
 typedef enum clcdd_erase_channels {
     CLCDD_ERASE_CH_CARRIER = 0,   /* the carrier's write channels */
     CLCDD_ERASE_CH_RANDOM = 1,    /* as many random channels per layer (ablation) */
-    CLCDD_ERASE_CH_NONE = 2       /* no MSE term */
+    CLCDD_ERASE_CH_NONE = 2,      /* no MSE term */
+    CLCDD_ERASE_CH_OTHER = 3      /* the write channels of another carrier of the same base
+                                   * (channels_from; ablation) */
 } clcdd_erase_channels;
 
 typedef struct clcdd_erase_options {
@@ -41,6 +43,8 @@ typedef struct clcdd_erase_options {
                                * (docs/scaling.md); rank 0 writes the archive */
     float w_act;              /* weight of the per-position activation match at the channels on
                                * the base's answers (0: off; docs/cli.md) */
+    const char *channels_from; /* CLCDD_ERASE_CH_OTHER: the archive whose write channels the
+                                * channel terms use (same base model as the carrier) */
 } clcdd_erase_options;
 CLCDD_API void clcdd_erase_options_default(clcdd_erase_options *o);
 

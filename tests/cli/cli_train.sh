@@ -68,6 +68,33 @@ python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; asser
 "$clcdd" erase "$t/base" --carrier "$t/c.clcdd" --data "$t/train.jsonl" --name x --preset resp --steps 1 \
   --rows 2 --batch 2 --answer-max 4 --no-mse --act 0.5 >/dev/null 2>"$t/err"
 [ $? -eq 1 ] && grep -q 'activation match (w_act) needs' "$t/err" || die "--act with --no-mse: $(cat "$t/err")"
+# --channels-from: the channel terms on another carrier's write channels. A sparser carrier of the
+# same base (40 steps with a fast mask-logit rate) gives the channel set; erasing in c.clcdd with it
+# must use exactly the channels that carrier's own eraser uses, fewer than c.clcdd's own.
+"$clcdd" train "$t/base" "$t/sft" --data "$t/train.jsonl" --out "$t/sp.clcdd" --steps 40 --warmup-steps 10 \
+  --micro-batch 2 --accum 1 --lr 1e-3 --lambda-init 0.2 --theta-lr 1 --json >"$t/sp.json" 2>"$t/err" \
+  || die "sparse carrier: $(cat "$t/err")"
+ech="--data $t/train.jsonl --steps 2 --rows 2 --batch 2 --json"
+"$clcdd" erase "$t/base" --carrier "$t/sp.clcdd" $ech --name own >"$t/own.json" 2>"$t/err" || die "erase sp: $(cat "$t/err")"
+cp "$t/c.clcdd" "$t/cf.clcdd"  # c.clcdd's prompt list is checked below
+"$clcdd" erase "$t/base" --carrier "$t/cf.clcdd" $ech --name from --channels-from "$t/sp.clcdd" >"$t/from.json" 2>"$t/err" \
+  || die "erase --channels-from: $(cat "$t/err")"
+python3 -c '
+import json,sys
+own, frm, c = (json.load(open(f)) for f in sys.argv[1:4])
+assert 0 < frm["channels"] == own["channels"] < c["channels"], (own["channels"], frm["channels"], c["channels"])
+' "$t/own.json" "$t/from.json" "$t/erase.json" || die "--channels-from channel count: $(cat "$t/sp.json" "$t/own.json" "$t/from.json")"
+# refused: a carrier of another base (here the SFT model as base), a file that is no carrier, and
+# --channels-from together with --no-mse
+"$clcdd" train "$t/sft" "$t/sft" --data "$t/train.jsonl" --out "$t/other.clcdd" --steps 2 --warmup-steps 1 \
+  --micro-batch 2 --accum 1 >/dev/null 2>"$t/err" || die "carrier of another base: $(cat "$t/err")"
+"$clcdd" erase "$t/base" --carrier "$t/c.clcdd" $ech --name x --channels-from "$t/other.clcdd" >/dev/null 2>"$t/err"
+[ $? -eq 1 ] && grep -q "other.clcdd was trained on another base model than .*c.clcdd" "$t/err" \
+  || die "--channels-from another base: $(cat "$t/err")"
+"$clcdd" erase "$t/base" --carrier "$t/c.clcdd" $ech --name x --channels-from "$t/train.jsonl" >/dev/null 2>"$t/err"
+[ $? -eq 1 ] && grep -q "train.jsonl: not a zstd stream" "$t/err" || die "--channels-from a non-archive: $(cat "$t/err")"
+"$clcdd" erase "$t/base" --carrier "$t/c.clcdd" $ech --name x --channels-from "$t/sp.clcdd" --no-mse >/dev/null 2>&1
+[ $? -eq 2 ] || die "--channels-from with --no-mse should be a usage error"
 "$clcdd" carrier inspect "$t/c.clcdd" --json >"$t/inspect2.json" || die "carrier inspect after erase"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); n=[p["name"] for p in d["prompts"]]; assert n == ["quiet", "resp"], n' \
   "$t/inspect2.json" || die "erase prompts in the archive: $(cat "$t/inspect2.json")"
