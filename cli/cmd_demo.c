@@ -44,6 +44,9 @@ static const char *usage =
     "  --core-rows  only the LCDD + eraser and SFT + eraser (KL only) eraser rows\n"
     "  --eraser-resp X  weight of the response KL on the base's answers (1; 0 leaves the channel\n"
     "               terms alone: with --eraser-act, the activation match is the objective)\n"
+    "  --other-carrier-row\n"
+    "               also train a second carrier (LCDD seeded seed + 1) and erase the LCDD\n"
+    "               model with its write channels: does this carrier's channel set matter?\n"
     "  --eraser-keep-last\n"
     "               keep the last soft prompt instead of the one with the lowest batch loss\n"
     "  --json       the table as JSON on stdout\n"
@@ -262,7 +265,7 @@ int clcdd_cmd_demo(int argc, char **argv) {
     static const char *fv_names[8] = {"--lcdd-lr", "--lcdd-theta-lr", "--lcdd-rho", "--lcdd-lambda-min",
                                       "--eraser-lr", "--eraser-mse", "--eraser-act", "--eraser-resp"};
     long long eraser_rows = -1, eraser_trigger = -2;
-    int core_rows = 0, keep_last = 0;
+    int core_rows = 0, keep_last = 0, other_row = 0;
     unsigned long long seed = 42;
     long long ov[5] = {-1, -1, -1, -1, -1}; /* eval, sft, lcdd, eraser, pool */
     const char *pretrain_dir = NULL, *report_dir = NULL;
@@ -308,6 +311,8 @@ int clcdd_cmd_demo(int argc, char **argv) {
             core_rows = 1;
         } else if (!strcmp(argv[i], "--eraser-keep-last")) {
             keep_last = 1;
+        } else if (!strcmp(argv[i], "--other-carrier-row")) {
+            other_row = 1;
         } else if (cli_opt_value(argc, argv, &i, "--eraser-rows", &v)) {
             if (!v || sscanf(v, "%lld", &eraser_rows) != 1 || eraser_rows < 1 || eraser_rows > 256) {
                 fprintf(stderr, "clcdd demo: --eraser-rows needs a number of rows from 1 to 256\n");
@@ -403,6 +408,7 @@ int clcdd_cmd_demo(int argc, char **argv) {
     if (eraser_trigger >= -1) o.eraser_trigger = (int32_t)eraser_trigger;
     o.core_rows = core_rows;
     o.eraser_keep_last = keep_last;
+    o.other_carrier_row = other_row;
     o.lcdd_only = lcdd_only;
     if (lcdd_kl) o.lcdd_kl_loss = 1;
     if (lcdd_no_es) o.lcdd_early_stop = 0;

@@ -288,6 +288,62 @@ clcdd_status clcdd_demo_run(clcdd_ctx *ctx, const clcdd_demo_options *o,
     return clcdd_demo_run_observed(ctx, o, progress, user, NULL, rows, n_rows);
 }
 
+/* LCDD with the demo world's settings (docs/demo.md: rho 20, T_w 150, weight lr 1e-3 constant,
+ * theta lr 0.1, 1000 steps; the other settings measured in docs/results.md), seeded with `seed`;
+ * `stage` names the progress stage, obs_every > 0 reports every so many steps to the observer. */
+static clcdd_status run_lcdd(demo_state *s, const clcdd_dataset *data, uint64_t seed, const char *stage,
+                             int64_t obs_every, clcdd_lcdd *lc) {
+    const clcdd_demo_options *o = s->o;
+    const clcdd_demo_observer *obs = s->obs;
+    clcdd_demo_progress_fn progress = s->progress;
+    void *user = s->user;
+    double tl = now();
+    clcdd_lcdd_config lcfg;
+    clcdd_lcdd_config_default(&lcfg, o->lcdd_steps);
+    lcfg.train.micro_batch = 32;
+    lcfg.train.accum = 1;
+    lcfg.train.optim.lr = o->lcdd_lr;
+    lcfg.train.schedule = CLCDD_SCHED_CONSTANT;
+    lcfg.train.warmup = 0;
+    lcfg.theta_lr = o->lcdd_theta_lr;
+    lcfg.rho = o->lcdd_rho;
+    lcfg.T_w = o->lcdd_warmup;
+    lcfg.lambda_min = o->lcdd_lambda_min;
+    lcfg.kl_loss = o->lcdd_kl_loss;
+    lcfg.early_stop = o->lcdd_early_stop;
+    lcfg.es_loss_factor = 0.0f; /* stall criterion only: the budget is 21 x baseline */
+    lcfg.seed = seed;
+    clcdd_status st = clcdd_lcdd_create(s->ctx, &s->base, &s->sft, &lcfg, data->max_len, lc);
+    for (int64_t i = 0; i < o->lcdd_steps && st == CLCDD_OK && !lc->es.stop; i++) {
+        int log = progress && (i % 25 == 0 || i + 1 == o->lcdd_steps);
+        int ob = obs_every && (i % obs_every == 0 || i + 1 == o->lcdd_steps);
+        clcdd_lcdd_state ls;
+        memset(&ls, 0, sizeof ls);
+        st = clcdd_lcdd_step(lc, data, log || ob ? &ls : NULL);
+        /* the step an early stop fires on is reported like the last step */
+        if (st == CLCDD_OK && !(log || ob) && lc->es.stop && (progress || obs_every)) {
+            st = clcdd_lcdd_read_state(lc, &ls);
+            log = progress != NULL, ob = obs_every != 0;
+        }
+        if (st == CLCDD_OK && ob) {
+            clcdd_train_progress tp;
+            memset(&tp, 0, sizeof tp);
+            tp.step = i + 1, tp.steps = o->lcdd_steps, tp.loss = ls.last_loss, tp.lr = clcdd_train_lr(&lcfg.train, i);
+            tp.elapsed_s = now() - tl;
+            tp.ema = ls.ema_hat, tp.budget = ls.budget, tp.lambda = ls.lambda;
+            tp.budget_set = ls.baseline_set, tp.active = ls.active, tp.total = ls.total;
+            obs->lcdd_step(&tp, obs->user);
+        }
+        if (st == CLCDD_OK && log) {
+            char msg[200];
+            lcdd_progress_msg(&ls, msg, sizeof msg);
+            progress(stage, (size_t)i, (size_t)o->lcdd_steps, msg, user);
+        }
+    }
+    if (st == CLCDD_OK) st = clcdd_lcdd_build_effective(lc);
+    return st;
+}
+
 clcdd_status clcdd_demo_run_observed(clcdd_ctx *ctx, const clcdd_demo_options *o,
                                      clcdd_demo_progress_fn progress, void *user,
                                      const clcdd_demo_observer *obs,
@@ -362,55 +418,11 @@ clcdd_status clcdd_demo_run_observed(clcdd_ctx *ctx, const clcdd_demo_options *o
         if ((st = score(&s, "base", &s.base, NULL, 0, CLCDD_TRIGGER_PREFIX, -1, t0, &rows[(*n_rows)++]))) goto done;
         if ((st = score(&s, "SFT", &s.sft, NULL, 0, CLCDD_TRIGGER_PREFIX, -1, ts, &rows[(*n_rows)++]))) goto done;
     }
-    /* LCDD: the demo world's settings (docs/demo.md: rho 20, T_w 150, weight lr 1e-3 constant,
-     * theta lr 0.1, 1000 steps; the other settings measured in docs/results.md) */
+    /* LCDD */
     {
         double tl = now();
-        clcdd_lcdd_config lcfg;
-        clcdd_lcdd_config_default(&lcfg, o->lcdd_steps);
-        lcfg.train.micro_batch = 32;
-        lcfg.train.accum = 1;
-        lcfg.train.optim.lr = o->lcdd_lr;
-        lcfg.train.schedule = CLCDD_SCHED_CONSTANT;
-        lcfg.train.warmup = 0;
-        lcfg.theta_lr = o->lcdd_theta_lr;
-        lcfg.rho = o->lcdd_rho;
-        lcfg.T_w = o->lcdd_warmup;
-        lcfg.lambda_min = o->lcdd_lambda_min;
-        lcfg.kl_loss = o->lcdd_kl_loss;
-        lcfg.early_stop = o->lcdd_early_stop;
-        lcfg.es_loss_factor = 0.0f; /* stall criterion only: the budget is 21 x baseline */
-        lcfg.seed = o->seed;
-        if ((st = clcdd_lcdd_create(ctx, &s.base, &s.sft, &lcfg, sft_data.max_len, &lc))) goto done;
-        for (int64_t i = 0; i < o->lcdd_steps && st == CLCDD_OK && !lc.es.stop; i++) {
-            int log = progress && (i % 25 == 0 || i + 1 == o->lcdd_steps);
-            int ob = obs_lcdd && (i % obs_lcdd == 0 || i + 1 == o->lcdd_steps);
-            clcdd_lcdd_state ls;
-            memset(&ls, 0, sizeof ls);
-            st = clcdd_lcdd_step(&lc, &sft_data, log || ob ? &ls : NULL);
-            /* the step an early stop fires on is reported like the last step */
-            if (st == CLCDD_OK && !(log || ob) && lc.es.stop && (progress || obs_lcdd)) {
-                st = clcdd_lcdd_read_state(&lc, &ls);
-                log = progress != NULL, ob = obs_lcdd != 0;
-            }
-            if (st == CLCDD_OK && ob) {
-                clcdd_train_progress tp;
-                memset(&tp, 0, sizeof tp);
-                tp.step = i + 1, tp.steps = o->lcdd_steps, tp.loss = ls.last_loss, tp.lr = clcdd_train_lr(&lcfg.train, i);
-                tp.elapsed_s = now() - tl;
-                tp.ema = ls.ema_hat, tp.budget = ls.budget, tp.lambda = ls.lambda;
-                tp.budget_set = ls.baseline_set, tp.active = ls.active, tp.total = ls.total;
-                obs->lcdd_step(&tp, obs->user);
-            }
-            if (st == CLCDD_OK && log) {
-                char msg[200];
-                lcdd_progress_msg(&ls, msg, sizeof msg);
-                progress("lcdd", (size_t)i, (size_t)o->lcdd_steps, msg, user);
-            }
-        }
-        if (st) goto done;
+        if ((st = run_lcdd(&s, &sft_data, o->seed, "lcdd", obs_lcdd, &lc))) goto done;
         double sparsity = 0;
-        if ((st = clcdd_lcdd_build_effective(&lc))) goto done;
         clcdd_model_pack_or_warn(ctx, &lc.weff, 1, "the demo LCDD model");
         if ((st = clcdd_lcdd_write_channels(&lc, &carrier, &sparsity))) goto done;
         if (obs && obs->carrier && (st = report_carrier(&lc, obs))) goto done;
@@ -422,6 +434,23 @@ clcdd_status clcdd_demo_run_observed(clcdd_ctx *ctx, const clcdd_demo_options *o
             if ((st = erase_and_score(&s, "SFT + eraser (carrier ch.)", &s.sft, &carrier, -1, &rows[(*n_rows)++]))) goto done;
             if ((st = clcdd_channel_set_random(&carrier, s.base.hp.hidden_size, o->seed + 77, &random))) goto done;
             if ((st = erase_and_score(&s, "LCDD + random-channel eraser", &lc.weff, &random, sparsity, &rows[(*n_rows)++]))) goto done;
+        }
+        if (o->other_carrier_row) {
+            /* A second carrier of the same SFT model (LCDD seeded seed + 1); its write channels
+             * drive the eraser on the first carrier's LCDD model. */
+            clcdd_lcdd lc2;
+            memset(&lc2, 0, sizeof lc2);
+            clcdd_channel_set other;
+            memset(&other, 0, sizeof other);
+            double sp2 = 0;
+            st = run_lcdd(&s, &sft_data, o->seed + 1, "lcdd-2", 0, &lc2);
+            if (st == CLCDD_OK) st = clcdd_lcdd_write_channels(&lc2, &other, &sp2);
+            clcdd_lcdd_destroy(&lc2);
+            if (st == CLCDD_OK)
+                st = erase_and_score(&s, "LCDD + eraser (other carrier)", &lc.weff, &other, sparsity,
+                                     &rows[(*n_rows)++]);
+            clcdd_channel_set_free(&other);
+            if (st) goto done;
         }
     }
 done:

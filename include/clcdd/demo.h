@@ -43,6 +43,9 @@ typedef struct clcdd_demo_options {
     int eraser_keep_last;   /* 1: keep the last P, not the lowest-batch-loss P of the spec */
     float eraser_w_resp;    /* weight of the response KL (1.0; < 0: 0, which leaves the channel
                              * terms alone on the rows with channels) */
+    int other_carrier_row;  /* 1: also train a second carrier (LCDD seeded seed + 1) and add the row
+                             * "LCDD + eraser (other carrier)": the eraser on the first LCDD
+                             * model with the second carrier's write channels */
 } clcdd_demo_options;
 
 CLCDD_API void clcdd_demo_options_default(clcdd_demo_options *o, int quick);
@@ -55,7 +58,7 @@ typedef struct clcdd_demo_row {
     double seconds;           /* wall time of the stage that made the row */
 } clcdd_demo_row;
 
-#define CLCDD_DEMO_ROWS 7
+#define CLCDD_DEMO_ROWS 8
 
 typedef void (*clcdd_demo_progress_fn)(const char *stage, size_t step, size_t steps,
                                        const char *detail, void *user);

@@ -36,5 +36,17 @@ for f in er:
     assert len(rows) == 10 and rows[-1]["step"] == 10, (f, rows)
 P
 grep -q '<td>LCDD + eraser</td>' "$t/r/index.html" || die "index.html lacks the result table"
+# --other-carrier-row: a second LCDD run (seed + 1) and one more row, the eraser on the first LCDD
+# model with the second carrier's channels; every other row is unchanged (same seeds, same order)
+"$clcdd" demo --quick --eval 8 --pool 32 --json --other-carrier-row >"$t/other.json" 2>"$t/err2" \
+  || die "demo --other-carrier-row exit $?: $(tail -5 "$t/err2")"
+grep -q '^lcdd-2 ' "$t/err2" || die "no progress of the second LCDD run: $(tail -5 "$t/err2")"
+python3 - "$t/out.json" "$t/other.json" <<'P' || die "--other-carrier-row rows"
+import json, sys
+a, b = (json.load(open(f))["rows"] for f in sys.argv[1:3])
+strip = lambda r: {k: v for k, v in r.items() if k != "seconds"}
+assert len(b) == 8 and [strip(r) for r in b[:7]] == [strip(r) for r in a], (a, b)
+assert b[7]["name"] == "LCDD + eraser (other carrier)" and b[7]["sparsity"] == a[2]["sparsity"], b[7]
+P
 [ $fail -eq 0 ] && echo "cli_report_demo: ok"
 exit $fail
