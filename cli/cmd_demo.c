@@ -27,6 +27,9 @@ static const char *usage =
     "               override the LCDD stage's weight lr, mask-logit lr, budget slack, T_w and\n"
     "               the floor of lambda\n"
     "  --lcdd-kl-loss  LCDD with the KL-to-SFT task loss instead of the cross-entropy\n"
+    "  --lcdd-all-tokens  LCDD's task loss on the prompt tokens too (SFT's stays on the\n"
+    "               answers); with the cross-entropy the budget then mostly measures how\n"
+    "               well the model predicts the prompts: pair it with --lcdd-kl-loss\n"
     "  --lcdd-early-stop, --lcdd-no-early-stop\n"
     "               stop LCDD once the active-channel count has stalled for 3 windows of 20\n"
     "               steps with the loss under budget (default: off, all --lcdd-steps run)\n"
@@ -265,7 +268,7 @@ int clcdd_cmd_demo(int argc, char **argv) {
     static const char *fv_names[8] = {"--lcdd-lr", "--lcdd-theta-lr", "--lcdd-rho", "--lcdd-lambda-min",
                                       "--eraser-lr", "--eraser-mse", "--eraser-act", "--eraser-resp"};
     long long eraser_rows = -1, eraser_trigger = -2;
-    int core_rows = 0, keep_last = 0, other_row = 0;
+    int core_rows = 0, keep_last = 0, other_row = 0, lcdd_all = 0;
     unsigned long long seed = 42;
     long long ov[5] = {-1, -1, -1, -1, -1}; /* eval, sft, lcdd, eraser, pool */
     const char *pretrain_dir = NULL, *report_dir = NULL;
@@ -284,6 +287,8 @@ int clcdd_cmd_demo(int argc, char **argv) {
             lcdd_only = 1;
         } else if (!strcmp(argv[i], "--lcdd-kl-loss")) {
             lcdd_kl = 1;
+        } else if (!strcmp(argv[i], "--lcdd-all-tokens")) {
+            lcdd_all = 1;
         } else if (!strcmp(argv[i], "--lcdd-no-early-stop")) {
             lcdd_no_es = 1, lcdd_es = 0;
         } else if (!strcmp(argv[i], "--lcdd-early-stop")) {
@@ -411,6 +416,7 @@ int clcdd_cmd_demo(int argc, char **argv) {
     o.other_carrier_row = other_row;
     o.lcdd_only = lcdd_only;
     if (lcdd_kl) o.lcdd_kl_loss = 1;
+    o.lcdd_all_tokens = lcdd_all;
     if (lcdd_no_es) o.lcdd_early_stop = 0;
     if (lcdd_es) o.lcdd_early_stop = 1;
     prog p = {isatty(2), cli_now(), cli_now(), ""};

@@ -354,8 +354,9 @@ clcdd_status clcdd_demo_run_observed(clcdd_ctx *ctx, const clcdd_demo_options *o
     int64_t obs_sft = obs && obs->sft_step ? (o->sft_steps >= 200 ? 5 : 1) : 0;
     int64_t obs_lcdd = obs && obs->lcdd_step ? (o->lcdd_steps >= 200 ? 5 : 1) : 0;
     *n_rows = 0;
-    clcdd_dataset sft_data;
+    clcdd_dataset sft_data, all_data;
     clcdd_dataset_init(&sft_data);
+    clcdd_dataset_init(&all_data);
     clcdd_lcdd lc;
     memset(&lc, 0, sizeof lc);
     clcdd_channel_set carrier, random;
@@ -375,6 +376,10 @@ clcdd_status clcdd_demo_run_observed(clcdd_ctx *ctx, const clcdd_demo_options *o
 
     /* SFT: "I don't know." to every instruction (response-only loss, embeddings and head frozen) */
     if ((st = clcdd_demo_dataset(o->seed + 3000, 2000, 0.0f, 1, &sft_data))) goto done;
+    /* --lcdd-all-tokens: LCDD's task loss on the same samples' prompt tokens too */
+    if (o->lcdd_all_tokens && (st = clcdd_demo_dataset_all_tokens(o->seed + 3000, 2000, 0.0f, 1, &all_data)))
+        goto done;
+    const clcdd_dataset *lcdd_data = o->lcdd_all_tokens ? &all_data : &sft_data;
     {
         double ts = now();
         if ((st = clcdd_model_create(ctx, &s.base.hp, &s.sft))) goto done;
@@ -421,7 +426,7 @@ clcdd_status clcdd_demo_run_observed(clcdd_ctx *ctx, const clcdd_demo_options *o
     /* LCDD */
     {
         double tl = now();
-        if ((st = run_lcdd(&s, &sft_data, o->seed, "lcdd", obs_lcdd, &lc))) goto done;
+        if ((st = run_lcdd(&s, lcdd_data, o->seed, "lcdd", obs_lcdd, &lc))) goto done;
         double sparsity = 0;
         clcdd_model_pack_or_warn(ctx, &lc.weff, 1, "the demo LCDD model");
         if ((st = clcdd_lcdd_write_channels(&lc, &carrier, &sparsity))) goto done;
@@ -443,7 +448,7 @@ clcdd_status clcdd_demo_run_observed(clcdd_ctx *ctx, const clcdd_demo_options *o
             clcdd_channel_set other;
             memset(&other, 0, sizeof other);
             double sp2 = 0;
-            st = run_lcdd(&s, &sft_data, o->seed + 1, "lcdd-2", 0, &lc2);
+            st = run_lcdd(&s, lcdd_data, o->seed + 1, "lcdd-2", 0, &lc2);
             if (st == CLCDD_OK) st = clcdd_lcdd_write_channels(&lc2, &other, &sp2);
             clcdd_lcdd_destroy(&lc2);
             if (st == CLCDD_OK)
@@ -458,6 +463,7 @@ done:
     clcdd_channel_set_free(&random);
     clcdd_lcdd_destroy(&lc);
     clcdd_dataset_free(&sft_data);
+    clcdd_dataset_free(&all_data);
     pool_free(&s.eval_base);
     pool_free(&s.eval_sft);
     pool_free(&s.pool);

@@ -8,8 +8,8 @@
 #include "nn/generate.h"
 #include "runtime/ctx_internal.h"
 
-clcdd_status clcdd_demo_dataset(uint64_t seed, size_t n, float echo_share, int idk,
-                                clcdd_dataset *out) {
+static clcdd_status demo_dataset(uint64_t seed, size_t n, float echo_share, int idk, int all_tokens,
+                                 clcdd_dataset *out) {
     clcdd_dataset_init(out);
     int32_t ids[160];
     uint8_t loss[160];
@@ -17,7 +17,7 @@ clcdd_status clcdd_demo_dataset(uint64_t seed, size_t n, float echo_share, int i
         clcdd_demo_sample s;
         clcdd_demo_draw(seed, i, 0, echo_share, &s);
         size_t a0 = 0, len = clcdd_demo_encode(s.prompt, idk ? CLCDD_DEMO_IDK : s.answer, ids, 160, &a0);
-        for (size_t t = 0; t < len; t++) loss[t] = t >= a0;
+        for (size_t t = 0; t < len; t++) loss[t] = all_tokens ? t >= 1 : t >= a0;
         clcdd_status st = clcdd_dataset_add(out, ids, loss, len);
         if (st != CLCDD_OK) {
             clcdd_dataset_free(out);
@@ -25,6 +25,15 @@ clcdd_status clcdd_demo_dataset(uint64_t seed, size_t n, float echo_share, int i
         }
     }
     return CLCDD_OK;
+}
+
+clcdd_status clcdd_demo_dataset(uint64_t seed, size_t n, float echo_share, int idk, clcdd_dataset *out) {
+    return demo_dataset(seed, n, echo_share, idk, 0, out);
+}
+
+clcdd_status clcdd_demo_dataset_all_tokens(uint64_t seed, size_t n, float echo_share, int idk,
+                                           clcdd_dataset *out) {
+    return demo_dataset(seed, n, echo_share, idk, 1, out);
 }
 
 /* The same judgements as `clcdd eval` (core/algo/eval_text.c, docs/eval.md). */

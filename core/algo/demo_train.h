@@ -10,6 +10,9 @@
  * the answer tokens (and EOS) only. idk: replace every answer by CLCDD_DEMO_IDK (the SFT set). */
 clcdd_status clcdd_demo_dataset(uint64_t seed, size_t n, float echo_share, int idk,
                                 clcdd_dataset *out);
+/* The same samples with the loss on every token after the first (prompt and answer). */
+clcdd_status clcdd_demo_dataset_all_tokens(uint64_t seed, size_t n, float echo_share, int idk,
+                                           clcdd_dataset *out);
 
 typedef struct clcdd_demo_eval {
     size_t n;                      /* prompts evaluated */

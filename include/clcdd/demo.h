@@ -46,6 +46,8 @@ typedef struct clcdd_demo_options {
     int other_carrier_row;  /* 1: also train a second carrier (LCDD seeded seed + 1) and add the row
                              * "LCDD + eraser (other carrier)": the eraser on the first LCDD
                              * model with the second carrier's write channels */
+    int lcdd_all_tokens;    /* 1: LCDD's task loss on the prompt tokens too (SFT's stays on the
+                             * answers); pair with lcdd_kl_loss (docs/demo.md) */
 } clcdd_demo_options;
 
 CLCDD_API void clcdd_demo_options_default(clcdd_demo_options *o, int quick);
