@@ -33,8 +33,9 @@ state_step() { # the step a state file was saved at
 }
 
 # Start "$@" in the background, wait until it has saved a state (a newer one than $state held
-# before), sleep a random 0-0.69 s, SIGKILL it. Fails when the run ended before the kill (then the
-# test would prove nothing).
+# before), sleep a random 0-0.39 s, SIGKILL it. Fails when the run ended before the kill (then the
+# test would prove nothing): on an idle fast machine the tiny model's SFT runs ~3 ms a step, so the
+# SFT run has 600 steps, enough to outlast the wait.
 kill_midway() {
   local state=$1 log=$2 prev=-1
   shift 2
@@ -47,7 +48,7 @@ kill_midway() {
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
-  sleep "0.$((RANDOM % 7))$((RANDOM % 10))"
+  sleep "0.$((RANDOM % 4))$((RANDOM % 10))"
   if ! kill -9 "$pid" 2>/dev/null; then
     wait "$pid"
     die "the run ended (exit $?) before it could be killed; raise its step count: $(cat "$log")"
@@ -58,7 +59,7 @@ kill_midway() {
 }
 
 # ---- SFT ----------------------------------------------------------------------------------------
-sft_opts="--steps 200 --micro-batch 2 --accum 1 --lr 1e-3 --log-every 50"
+sft_opts="--steps 600 --micro-batch 2 --accum 1 --lr 1e-3 --log-every 50"
 "$clcdd" sft "$t/base" --data "$t/train.jsonl" --out "$t/ref" $sft_opts 2>"$t/err" >/dev/null \
   || die "sft reference run: exit $?: $(cat "$t/err")"
 run_sft=("$clcdd" sft "$t/base" --data "$t/train.jsonl" --out "$t/run" $sft_opts --save-every 2)
@@ -68,10 +69,10 @@ kill_midway "$state" "$t/err" "${run_sft[@]}"
 [ -f "$t/run/model.safetensors" ] && die "the killed run wrote its final model"
 kill_midway "$state" "$t/err" "${run_sft[@]}" --resume "$state"
 "${run_sft[@]}" --resume "$state" >"$t/out" 2>"$t/err" || die "sft resume: exit $?: $(cat "$t/err")"
-grep -q "resumed from .*run.state.safetensors at step [1-9][0-9]* of 200" "$t/err" || die "resume note: $(cat "$t/err")"
+grep -q "resumed from .*run.state.safetensors at step [1-9][0-9]* of 600" "$t/err" || die "resume note: $(cat "$t/err")"
 cmp "$t/ref/model.safetensors" "$t/run/model.safetensors" || die "sft: resumed weights differ from the uninterrupted run"
 cmp "$t/ref/config.json" "$t/run/config.json" || die "sft: config.json differs"
-[ "$(state_step "$state")" = 200 ] || die "sft: the last state should be at step 200 (every 2 steps)"
+[ "$(state_step "$state")" = 600 ] || die "sft: the last state should be at step 600 (every 2 steps)"
 
 # A finished state resumes to the same model without training.
 "$clcdd" sft "$t/base" --data "$t/train.jsonl" --out "$t/again" $sft_opts --resume "$state" >/dev/null 2>"$t/err" \
@@ -90,8 +91,8 @@ refuse() { # refuse "what" "expected message regex" command...
 sft_base=("$clcdd" sft "$t/base" --data "$t/train.jsonl" --out "$t/x")
 refuse "other --lr" "run.state.safetensors was saved from another option value: --lr (0.00100000005 there, 0.00200000009 in this run)" \
   "${sft_base[@]}" ${sft_opts/--lr 1e-3/--lr 2e-3} --resume "$state"
-refuse "other --steps" "another option value: --steps (200 there, 100 in this run).*start over without --resume" \
-  "${sft_base[@]}" ${sft_opts/--steps 200/--steps 100} --resume "$state"
+refuse "other --steps" "another option value: --steps (600 there, 100 in this run).*start over without --resume" \
+  "${sft_base[@]}" ${sft_opts/--steps 600/--steps 100} --resume "$state"
 head -4 "$t/train.jsonl" >"$t/fewer.jsonl"
 refuse "other data" "saved from another training set" \
   "$clcdd" sft "$t/base" --data "$t/fewer.jsonl" --out "$t/x" $sft_opts --resume "$state"
@@ -104,7 +105,7 @@ refuse "missing state" "reading the training state given to --resume.*nope.safet
 [ -e "$t/x" ] && die "a refused resume wrote an output"
 
 # ---- LCDD ---------------------------------------------------------------------------------------
-lcdd_opts="--steps 150 --warmup-steps 20 --micro-batch 2 --accum 1 --lr 1e-3 --lambda-init 0.2 --theta-lr 1 --log-every 50"
+lcdd_opts="--steps 450 --warmup-steps 20 --micro-batch 2 --accum 1 --lr 1e-3 --lambda-init 0.2 --theta-lr 1 --log-every 50"
 "$clcdd" train "$t/base" "$t/ref" --data "$t/train.jsonl" --out "$t/ref.clcdd" $lcdd_opts --json >"$t/ref.json" 2>"$t/err" \
   || die "train reference run: exit $?: $(cat "$t/err")"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert 0 < d["active"] < d["total"], d' "$t/ref.json" \
@@ -128,9 +129,9 @@ refuse "other SFT model" "another SFT model" \
 
 # ---- a failed state write is an error and keeps the last good state ----------------------------
 # Disk full, injected with a file-size limit below the state's size (SIGXFSZ ignored, so write()
-# fails with EFBIG as on a full disk). The state of step 150, resumed, is saved again at step 175.
+# fails with EFBIG as on a full disk). The state of step 450, resumed, is saved again at step 475.
 mkdir "$t/w"
-"$clcdd" sft "$t/base" --data "$t/train.jsonl" --out "$t/w/m" $sft_opts --save-every 150 >/dev/null 2>"$t/err" \
+"$clcdd" sft "$t/base" --data "$t/train.jsonl" --out "$t/w/m" $sft_opts --save-every 450 >/dev/null 2>"$t/err" \
   || die "sft for the write test: $(cat "$t/err")"
 cp "$t/w/m.state.safetensors" "$t/good.state"
 size_kb=$(( $(stat -c %s "$t/good.state") / 1024 ))
